@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what meshd needs on a fresh Debian machine, and nothing when it is all there.
+# Idempotent and quiet: prints only what it installs. Called by `make setup`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: BPF toolchain, netns plumbing, the real peers the tests start.
+# nginx/haproxy are the performance peers of bench/ (later issues).
+DEB_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 etcd-server kcat dnsutils dnsmasq)
+
+missing=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  # Packages such as dnsmasq and etcd-server start a system service on install; the tests
+  # start their own instances on loopback, so keep the package scripts from starting any.
+  policy_rc=/usr/sbin/policy-rc.d
+  created_policy_rc=0
+  if [[ ! -e $policy_rc ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy_rc" >/dev/null
+    $SUDO chmod +x "$policy_rc"
+    created_policy_rc=1
+  fi
+  trap '[[ $created_policy_rc -eq 1 ]] && $SUDO rm -f "$policy_rc"' EXIT
+  $SUDO apt-get update -qq >/dev/null
+  log=$(mktemp)
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; exit 1
+  fi
+  rm -f "$log"
+fi
+
+# npm ci only when the lock file changed since the last install (node_modules/.package-lock.json
+# is npm's own record of what is installed).
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
