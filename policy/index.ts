@@ -1,0 +1,15 @@
+// Public entry of the policy layer: load and validate policy sources, resolve them per endpoint,
+// and trace flows offline. Other layers import only from here.
+export * from './errors.js';
+export type * from './model.js';
+export { ENTITIES, PROTOCOLS } from './model.js';
+export { loadPolicySources, loadPolicyText } from './load/load-sources.js';
+export type { LoadResult, FileLoadResult, PolicyWarning } from './load/load-sources.js';
+export { Repository, policyKey } from './resolve/repository.js';
+export type { Endpoint, EndpointSpec, EndpointPolicy, RepositoryOptions } from './resolve/repository.js';
+export { lookupFlow, entryMatches } from './resolve/endpoint-policy.js';
+export type { DirectionPolicy, PolicyEntry, FlowKey, L7Request, LookupResult, NamedPort, L7Evaluator } from './resolve/endpoint-policy.js';
+export { parseEndpoints, loadEndpointsFile } from './resolve/endpoints-file.js';
+export { traceFlow } from './trace/trace-flow.js';
+export type { TraceOptions, TraceResult, TraceSide, TracePeer } from './trace/trace-flow.js';
+export { parseKafkaApiKeyArg, kafkaApiKeyName } from './l7/index.js';
