@@ -1,0 +1,4 @@
+// CIDR parsing and containment for fromCIDR/toCIDR, CIDR identities and the ipcache.
+export { parseCidr, parseIp, prefixContains, ipInPrefix } from './prefix.js';
+export type { Prefix, ParseCidrResult, ParseIpResult } from './prefix.js';
+export type { IpFamily } from './ip-address.js';
