@@ -13,3 +13,5 @@ export { parseEndpoints, loadEndpointsFile } from './resolve/endpoints-file.js';
 export { traceFlow } from './trace/trace-flow.js';
 export type { TraceOptions, TraceResult, TraceSide, TracePeer } from './trace/trace-flow.js';
 export { parseKafkaApiKeyArg, kafkaApiKeyName } from './l7/index.js';
+export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, entitySelectors } from './identity/index.js';
+export { LabelSet, endpointLabels, matchesSelector, selectorKey } from './labels/index.js';

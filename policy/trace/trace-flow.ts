@@ -48,6 +48,8 @@ export interface TraceResult {
   from: TracePeer;
   to: TracePeer;
   port: string;
+  /** The L7 request traced, in words (`HTTP POST /v1/request-landing`), or null for an L3/L4 trace. */
+  request: string | null;
   egress: TraceSide;
   ingress: TraceSide;
   /** Things worth knowing that do not change the verdict (e.g. how FQDN IPs get learned). */
@@ -84,6 +86,7 @@ export function traceFlow(opts: TraceOptions): TraceResult {
     from: from.peer,
     to: to.peer,
     port: `${opts.port}/${opts.protocol.toLowerCase()}`,
+    request: opts.request ? describeRequest(opts.request) : null,
     egress,
     ingress,
     notes,
@@ -210,9 +213,9 @@ function sectionName(e: PolicyEntry): string {
 function describeRequest(req: L7Request): string {
   switch (req.type) {
     case 'http':
-      return `${req.method} ${req.path}${req.host ? ` (host ${req.host})` : ''}`;
+      return `HTTP ${req.method} ${req.path}${req.host ? ` (host ${req.host})` : ''}`;
     case 'kafka':
-      return `Kafka ${kafkaApiKeyName(req.apiKey) ?? `api key ${req.apiKey}`} v${req.apiVersion}${req.topics === 'all' ? ' (all topics)' : req.topics.length ? ` topics ${req.topics.join(',')}` : ''}`;
+      return `Kafka ${kafkaApiKeyName(req.apiKey) ?? `api key ${req.apiKey}`}${req.apiVersion >= 0 ? ` v${req.apiVersion}` : ''}${req.topics === 'all' ? ' (all topics)' : req.topics.length ? ` topics ${req.topics.join(',')}` : ''}`;
     case 'dns':
       return `DNS query ${req.query}`;
   }

@@ -1,0 +1,105 @@
+// The whole meshd command line on one screen. Help, usage lines and option checking are
+// generated from this table; each command's code is imported only when it runs.
+
+import type { CommandGroup, OptionSpec } from './command-spec.js';
+
+const OUTPUT: OptionSpec = {
+  name: 'output',
+  short: 'o',
+  value: 'text|json',
+  choices: ['text', 'json'],
+  default: 'text',
+  description: 'output format; json prints the same result as one JSON object',
+};
+
+export const COMMANDS: CommandGroup = {
+  kind: 'group',
+  name: 'meshd',
+  summary: 'sidecarless L7 policy and service-mesh layer, compatible with Cilium network policies',
+  options: [{ name: 'version', description: 'print the meshd version (same as `meshd version`)' }],
+  examples: ['meshd policy validate docs/examples/policies', 'meshd policy trace --help'],
+  commands: [
+    {
+      kind: 'group',
+      name: 'policy',
+      summary: 'check policies and trace flows offline, from files',
+      options: [],
+      examples: ['meshd policy validate docs/examples/policies'],
+      commands: [
+        {
+          kind: 'command',
+          name: 'validate',
+          summary: 'load policy files and report every problem, with file:line:col',
+          details: [
+            'Reads CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and NetworkPolicy documents',
+            '(YAML or JSON, multi-document, kind: List, bare JSON rule arrays). Other kinds are skipped',
+            'with a note. A file with any invalid document is rejected whole.',
+            'Exit status: 0 when everything loads, 1 when there is any problem.',
+          ],
+          arguments: [
+            { name: 'PATH', description: 'policy file or directory (read recursively)', required: true, variadic: true },
+          ],
+          options: [OUTPUT],
+          examples: ['meshd policy validate docs/examples/policies', 'meshd policy validate -o json policies/ extra/deny.yaml'],
+          load: () => import('./commands/policy-validate.js'),
+        },
+        {
+          kind: 'command',
+          name: 'trace',
+          summary: 'say whether a flow is allowed and which policy decides, offline',
+          details: [
+            'REF is NAMESPACE/NAME of an endpoint in the endpoints file, an IP address,',
+            'fqdn:NAME (an IP learned from that DNS name) or entity:NAME (world, host, ...).',
+            'The endpoints file is a YAML list of {name, namespace, labels, ips, namedPorts}.',
+            "Give L7 options of one protocol at most (http, kafka or dns).",
+            'Exit status: 0 when the flow is allowed, 1 when it is denied.',
+          ],
+          arguments: [],
+          options: [
+            { name: 'policies', value: 'PATH', multiple: true, required: true, description: 'policy file or directory' },
+            { name: 'endpoints', value: 'FILE', description: 'YAML list of endpoints that NAMESPACE/NAME refs name' },
+            { name: 'from', value: 'REF', required: true, description: 'source of the flow' },
+            { name: 'to', value: 'REF', required: true, description: 'destination of the flow' },
+            { name: 'port', value: 'N/tcp|udp', required: true, description: 'destination port and protocol, e.g. 80/tcp' },
+            { name: 'http-method', value: 'METHOD', description: 'HTTP request method, e.g. GET' },
+            { name: 'http-path', value: 'PATH', description: 'HTTP request path, e.g. /v1/request-landing' },
+            { name: 'http-host', value: 'HOST', description: 'HTTP Host (:authority) header' },
+            { name: 'http-header', value: "'NAME: VALUE'", multiple: true, description: 'HTTP request header' },
+            { name: 'kafka-api-key', value: 'NAME|NUM', description: 'Kafka API key, by name (produce, fetch, ...) or number' },
+            { name: 'kafka-api-version', value: 'N', description: 'Kafka API version' },
+            { name: 'kafka-client-id', value: 'ID', description: 'Kafka client id' },
+            { name: 'kafka-topic', value: 'TOPIC', multiple: true, description: 'Kafka topic of the request; every topic given must be allowed' },
+            { name: 'dns-query', value: 'NAME', description: 'DNS name queried (port is then usually 53/udp)' },
+            OUTPUT,
+          ],
+          examples: [
+            'meshd policy trace --policies docs/examples/policies --endpoints docs/examples/endpoints.yaml \\\n' +
+              '    --from alliance/xwing --to empire/deathstar --port 80/tcp \\\n' +
+              '    --http-method POST --http-path /v1/request-landing',
+            'meshd policy trace --policies docs/examples/policies --endpoints docs/examples/endpoints.yaml \\\n' +
+              '    --from empire/tiefighter --to kube-system/coredns --port 53/udp --dns-query api.empire.gov -o json',
+          ],
+          load: () => import('./commands/policy-trace.js'),
+        },
+      ],
+    },
+    {
+      kind: 'command',
+      name: 'version',
+      summary: 'print the meshd and Node.js versions',
+      arguments: [],
+      options: [],
+      examples: ['meshd version'],
+      load: () => import('./commands/version.js'),
+    },
+    {
+      kind: 'command',
+      name: 'help',
+      summary: 'show help for a command',
+      arguments: [{ name: 'COMMAND', description: 'command to describe, e.g. policy validate', required: false, variadic: true }],
+      options: [],
+      examples: ['meshd help', 'meshd help policy trace'],
+      load: () => import('./commands/help.js'),
+    },
+  ],
+};
