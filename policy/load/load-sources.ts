@@ -8,6 +8,7 @@ import type { CidrGroup, Policy, PolicyOrigin, PolicyRule, SkippedDocument } fro
 import { parseCidr } from '../cidr/index.js';
 import { Checker, describe, isPlainObject, type Field } from './checker.js';
 import { checkCiliumRule } from './cilium-rule.js';
+import { checkL7Merge } from './l7-merge-check.js';
 import { checkNetworkPolicySpec } from './network-policy.js';
 import { scopeRule, type ScopeWarning } from './namespace-scope.js';
 import { parseSource, type ParsedDocument } from './yaml-source.js';
@@ -136,6 +137,7 @@ export function loadPolicyText(file: string, text: string): FileLoadResult {
     out.problems.push({ code: 'MESHD_ERR_POLICY_SYNTAX', message: p.message, path: '', position: p.position });
   }
   for (const doc of parsed.documents) loadDocument(file, doc, out);
+  for (const policy of out.policies) out.problems.push(...checkL7Merge(policy));
   return out;
 }
 

@@ -110,7 +110,8 @@ export function lookupFlow(policy: DirectionPolicy, flow: FlowKey, request: L7Re
   const plain = allows.find((e) => e.l7 === undefined);
   if (plain) return { verdict: 'allowed', stage: 'l7', by: 'l3l4-overrides-l7', entry: plain, l7Entries };
 
-  const l7Type = l7Entries[0]!.l7!.type;
+  // Entries of several L7 types can meet here only across policies; judge by the request's own.
+  const l7Type = request && l7Entries.some((e) => e.l7!.type === request.type) ? request.type : l7Entries[0]!.l7!.type;
   if (!request || request.type !== l7Type) return { verdict: 'allowed', stage: 'l7', by: 'l7-pending', l7Type, entries: l7Entries };
   const matched = l7Entries.find((e) => l7Matches(e.l7!, request, evaluate));
   if (matched) return { verdict: 'allowed', stage: 'l7', by: matched.isL7VisibilityOnly ? 'l7-visibility-only' : 'l7-rule', entry: matched, l7Entries };
