@@ -27,10 +27,21 @@ export function endpointLabels(ep: EndpointLabelSource): LabelSet {
   // Kubernetes (≥1.21) labels every namespace with its own name; policies rely on it.
   const namespaceLabels = { ...ep.namespaceLabels, [NAMESPACE_NAME_LABEL]: ep.namespace };
   return LabelSet.from([
-    ...Object.entries(ep.labels).map(([key, value]) => k8s(key, value)),
+    ...Object.entries(ep.labels)
+      .filter(([key]) => !isReservedPodLabel(key))
+      .map(([key, value]) => k8s(key, value)),
     k8s(POD_NAMESPACE_LABEL, ep.namespace),
     ...(ep.serviceAccount === undefined ? [] : [k8s(SERVICE_ACCOUNT_LABEL, ep.serviceAccount)]),
     k8s(CLUSTER_LABEL, ep.clusterName ?? DEFAULT_CLUSTER_NAME),
     ...Object.entries(namespaceLabels).map(([key, value]) => k8s(NAMESPACE_LABELS_PREFIX + key, value)),
   ]);
+}
+
+/**
+ * Labels only meshd may set: a pod labelled `io.cilium.k8s.policy.serviceaccount=robot` must not
+ * pass for a pod running as `robot`, nor claim its namespace's labels (Cilium's filterPodLabels
+ * drops the same prefixes).
+ */
+function isReservedPodLabel(key: string): boolean {
+  return key.startsWith('io.cilium.k8s.') || key === POD_NAMESPACE_LABEL;
 }

@@ -53,7 +53,8 @@ export class Checker {
     const byLower = this.caseInsensitiveFields ? new Map(spec.known.map((k) => [k.toLowerCase(), k])) : undefined;
     for (const [written, v] of Object.entries(value)) {
       const fieldPath = [...path, written];
-      const removedHint = spec.removed?.[written];
+      // Own-property lookups only: a key such as `constructor` must not find Object.prototype's.
+      const removedHint = spec.removed && Object.hasOwn(spec.removed, written) ? spec.removed[written] : undefined;
       if (removedHint !== undefined) {
         // An empty list of a removed field is what the CRD still accepts (maxItems: 0).
         if (!(Array.isArray(v) && v.length === 0) && v !== null) {
@@ -61,7 +62,7 @@ export class Checker {
         }
         continue;
       }
-      const forbidden = spec.forbidden?.[written];
+      const forbidden = spec.forbidden && Object.hasOwn(spec.forbidden, written) ? spec.forbidden[written] : undefined;
       if (forbidden !== undefined) {
         this.report('MESHD_ERR_POLICY_UNSUPPORTED', fieldPath, forbidden.message, forbidden.hint, 'key');
         continue;
@@ -151,6 +152,10 @@ export class Checker {
     }
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(f.value)) {
+      if (k === '__proto__') {
+        this.report('MESHD_ERR_POLICY_INVALID_VALUE', [...f.path, k], `"__proto__" is not a valid ${what} key`, undefined, 'key');
+        continue;
+      }
       // YAML turns `key: ` into null and `key: 1` into a number; Kubernetes wants strings but
       // Cilium's own fixtures write `"reserved:host": ""`, so null reads as the empty string.
       if (v === null) out[k] = '';

@@ -143,7 +143,8 @@ function checkRuleLabels(c: Checker, f: Field | undefined): Record<string, strin
   c.list(f, 'labels', (item) => {
     if (typeof item.value === 'string') {
       const eq = item.value.indexOf('=');
-      out[eq < 0 ? item.value : item.value.slice(0, eq)] = eq < 0 ? '' : item.value.slice(eq + 1);
+      const key = eq < 0 ? item.value : item.value.slice(0, eq);
+      if (key !== '__proto__') out[key] = eq < 0 ? '' : item.value.slice(eq + 1);
       return true;
     }
     const l = c.object(item.value, item.path, { known: ['key', 'value', 'source'] }, 'a label');
@@ -151,7 +152,7 @@ function checkRuleLabels(c: Checker, f: Field | undefined): Record<string, strin
     const value = c.string(l?.get('value'), 'label value') ?? '';
     const source = c.string(l?.get('source'), 'label source');
     if (l && key === undefined) c.report('MESHD_ERR_POLICY_MISSING_FIELD', item.path, 'a label needs "key"');
-    if (key !== undefined) out[source ? `${source}:${key}` : key] = value;
+    if (key !== undefined && key !== '__proto__') out[source ? `${source}:${key}` : key] = value;
     return true;
   });
   return out;
@@ -325,10 +326,8 @@ function checkCidrSet(c: Checker, it: Field): CidrRule | undefined {
   const except = c.list(s.get('except'), 'except', (e) => {
     const ex = checkCidrString(c, e);
     if (ex === undefined) return undefined;
-    if (rule.cidr === undefined) {
-      c.report('MESHD_ERR_POLICY_CONFLICT', e.path, 'except can only be used together with cidr');
-      return undefined;
-    }
+    // With a CIDR group the members are only known later; containment is checked for cidr.
+    if (rule.cidr === undefined) return ex;
     const outer = parseCidr(rule.cidr);
     const inner = parseCidr(ex);
     if (outer.ok && inner.ok && !prefixContains(outer.prefix, inner.prefix)) {
@@ -430,8 +429,15 @@ function checkPortRule(
         c.report('MESHD_ERR_POLICY_UNSUPPORTED', rulesField.path, 'L7 rules need an explicit, non-zero port', 'add `ports: [{port: "80", protocol: TCP}]`', 'key');
       }
       for (const p of ports) {
-        if (l7.type !== 'dns' && (p.protocol === 'UDP' || p.protocol === 'SCTP')) {
-          c.report('MESHD_ERR_POLICY_UNSUPPORTED', rulesField.path, `${l7.type.toUpperCase()} rules apply to TCP only, not ${p.protocol}`, 'only DNS rules may use UDP', 'key');
+        // Cilium's PortRule sanitize: only DNS rules may use UDP or ANY (an absent protocol is ANY).
+        if (l7.type !== 'dns' && p.protocol !== 'TCP') {
+          c.report(
+            'MESHD_ERR_POLICY_UNSUPPORTED',
+            rulesField.path,
+            `L7 rules can only apply to TCP (not ${p.protocol}) except for DNS rules`,
+            p.protocol === 'ANY' ? 'add `protocol: TCP` to the port' : 'only DNS rules may use UDP',
+            'key',
+          );
         }
         if (l7.type === 'dns' && p.endPort !== undefined && p.endPort !== p.port) {
           c.report('MESHD_ERR_POLICY_UNSUPPORTED', rulesField.path, 'DNS rules cannot use port ranges (endPort)', undefined, 'key');
@@ -519,7 +525,7 @@ function checkPortProtocol(c: Checker, f: Field): PortProtocol | undefined {
   const proto = c.string(p.get('protocol'), 'protocol');
   if (proto !== undefined) {
     const upper = proto.toUpperCase();
-    const known = PROTOCOL_NAMES[upper];
+    const known = Object.hasOwn(PROTOCOL_NAMES, upper) ? PROTOCOL_NAMES[upper] : undefined;
     if (known) out.protocol = known;
     else if (EXTENDED_PROTOCOLS.includes(upper)) {
       c.report('MESHD_ERR_POLICY_UNSUPPORTED', p.get('protocol')!.path, `protocol ${upper} is an extended IP protocol, which meshd does not enforce`, 'use TCP, UDP, SCTP or ANY; ICMP goes in icmps');

@@ -138,6 +138,11 @@ export function loadPolicyText(file: string, text: string): FileLoadResult {
   }
   for (const doc of parsed.documents) loadDocument(file, doc, out);
   for (const policy of out.policies) out.problems.push(...checkL7Merge(policy));
+  // All or nothing per file: a file with a problem contributes no policy.
+  if (out.problems.length > 0) {
+    out.policies = [];
+    out.cidrGroups = [];
+  }
   return out;
 }
 

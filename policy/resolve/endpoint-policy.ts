@@ -89,7 +89,8 @@ export function entryMatches(e: PolicyEntry, flow: FlowKey): boolean {
   }
   if (e.namedPort !== undefined) {
     return flow.destinationNamedPorts.some(
-      (np) => np.name === e.namedPort && np.port === flow.port && (e.protocol === 'ANY' || np.protocol === e.protocol),
+      // A named port carries its own protocol: `port: http` without a protocol means http's.
+      (np) => np.name === e.namedPort && np.port === flow.port && np.protocol === flow.protocol && (e.protocol === 'ANY' || np.protocol === e.protocol),
     );
   }
   if (e.portStart === 0 && e.portEnd === 0) return true;

@@ -44,8 +44,9 @@ function cidrSelector(rule: CidrRule): LabelSelector {
   if (rule.cidr !== undefined) {
     return { requirements: [exists('cidr', rule.cidr), ...rule.except.map((e) => ({ ...exists('cidr', e), operator: 'DoesNotExist' as const }))] };
   }
-  if (rule.cidrGroupRef !== undefined) return { requirements: [exists('cidrgroup', `${CIDR_GROUP_NAME_KEY}/${rule.cidrGroupRef}`)] };
-  return { requirements: (rule.cidrGroupSelector?.requirements ?? []).map((r) => ({ ...r, source: 'cidrgroup' })) };
+  const excepts = rule.except.map((e) => ({ ...exists('cidr', e), operator: 'DoesNotExist' as const }));
+  if (rule.cidrGroupRef !== undefined) return { requirements: [exists('cidrgroup', `${CIDR_GROUP_NAME_KEY}/${rule.cidrGroupRef}`), ...excepts] };
+  return { requirements: [...(rule.cidrGroupSelector?.requirements ?? []).map((r) => ({ ...r, source: 'cidrgroup' })), ...excepts] };
 }
 
 function asNodeLabel(r: SelectorRequirement): SelectorRequirement {
@@ -59,5 +60,5 @@ function exists(source: string, key: string): SelectorRequirement {
 /** Every CIDR prefix the peer names (for allocating CIDR identities). */
 export function peerPrefixes(peers: PeerSelector): string[] {
   if (peers.kind !== 'cidr') return [];
-  return peers.cidrs.flatMap((c) => (c.cidr !== undefined ? [c.cidr, ...c.except] : []));
+  return peers.cidrs.flatMap((c) => [...(c.cidr !== undefined ? [c.cidr] : []), ...c.except]);
 }

@@ -4,13 +4,13 @@
 
 import { PolicyUsageError } from '../errors.js';
 import type { CidrGroup, Policy, PolicyRule } from '../model.js';
-import { LabelSet, parseLabel, type Label } from '../labels/index.js';
+import { LabelSet, type Label } from '../labels/index.js';
 import { parseCidr, parseIp, prefixContains, type Prefix } from '../cidr/index.js';
 import { IdentityAllocator, cidrIdentityLabels, reservedIdentityByName, RESERVED_IDENTITIES } from '../identity/index.js';
 import { compileFqdnMatcher, fqdnSelectorString } from '../fqdn/index.js';
 import { matchDnsRules, matchHttpRules, matchKafkaRules, kafkaApiKeyName } from '../l7/index.js';
 import { Repository, type Endpoint, type EndpointSpec } from '../resolve/repository.js';
-import { lookupFlow, type FlowKey, type L7Evaluator, type L7Request, type LookupResult, type PolicyEntry } from '../resolve/endpoint-policy.js';
+import { entryMatches, lookupFlow, type FlowKey, type L7Evaluator, type L7Request, type LookupResult, type PolicyEntry } from '../resolve/endpoint-policy.js';
 import { CIDR_GROUP_NAME_KEY, peerPrefixes } from '../resolve/peer-selectors.js';
 
 export interface TraceOptions {
@@ -121,7 +121,8 @@ function resolveRef(ref: string, ctx: RefContext): ResolvedRef {
     const name = ref.slice('fqdn:'.length).toLowerCase().replace(/\.$/, '');
     if (!/^[-a-z0-9_]+(\.[-a-z0-9_]+)*$/.test(name)) throw new PolicyUsageError('MESHD_ERR_TRACE_BAD_REF', `"${ref}" is not a DNS name`, 'write fqdn:api.example.com');
     // An IP learned from NAME carries an fqdn: label for every toFQDNs selector that matches NAME.
-    const labels: Label[] = [parseLabel('reserved:world')];
+    // Start from world's labels (reserved:world and the /0 CIDRs), as any outside IP has.
+    const labels: Label[] = [...reservedIdentityByName('world')!.labels];
     for (const sel of allFqdnSelectors(ctx.policies)) {
       if (compileFqdnMatcher(sel).matches(name)) labels.push({ source: 'fqdn', key: fqdnSelectorString(sel), value: '' });
     }
@@ -274,15 +275,27 @@ function l7DenyAnswer(type: string): string {
   return type === 'http' ? 'the proxy answers 403' : type === 'kafka' ? 'the proxy answers with an authorization error' : 'the DNS proxy answers REFUSED';
 }
 
-/** toFQDNs only allows IPs the DNS proxy has seen in an allowed answer: say if none can be learned. */
+/**
+ * toFQDNs only allows IPs the DNS proxy has seen in an allowed answer: say whether the source can
+ * resolve the name at all. The DNS flow is judged by the same lookup as any other flow, against
+ * every known endpoint (and the world) that one of the source's DNS rules applies to.
+ */
 function fqdnLearningNotes(name: string, from: Endpoint, repo: Repository): string[] {
   const egress = repo.endpointPolicy(from.id)!.egress;
   const dnsEntries = egress.entries.filter((e) => e.l7?.type === 'dns');
   if (dnsEntries.length === 0) {
     return [`${from.id} has no DNS rules: its DNS queries are not seen by the DNS proxy, so no IP of ${name} is ever learned and toFQDNs rules cannot allow it`];
   }
-  const allowed = dnsEntries.some((e) => e.l7?.type === 'dns' && matchDnsRules(e.l7.dns, name).allowed);
-  if (!allowed) return [`no DNS rule of ${from.id} allows looking up ${name}: the DNS proxy refuses the query, so no IP of ${name} is learned`];
+  const servers = [...repo.listEndpoints().map((e) => ({ labels: e.identityLabels, namedPorts: e.namedPorts })), { labels: reservedIdentityByName('world')!.labels, namedPorts: [] }];
+  const request: L7Request = { type: 'dns', query: name };
+  const canResolve = dnsEntries.some((e) =>
+    servers.some(({ labels, namedPorts }) =>
+      (['UDP', 'TCP'] as const).some((protocol) => {
+        const flow: FlowKey = { remote: labels, protocol, port: e.namedPort !== undefined ? (namedPorts.find((np) => np.name === e.namedPort)?.port ?? 0) : e.portStart, destinationNamedPorts: namedPorts };
+        return entryMatches(e, flow) && lookupFlow(egress, flow, request, evaluator).verdict === 'allowed';
+      }),
+    ),
+  );
+  if (!canResolve) return [`no DNS rule of ${from.id} allows looking up ${name}: the DNS proxy refuses the query, so no IP of ${name} is learned`];
   return [`IPs of ${name} are learned when ${from.id} resolves it through the DNS proxy (the verdict assumes it did)`];
 }
-
