@@ -104,7 +104,8 @@ export function parseSource(file: string, text: string): ParsedSource {
 }
 
 function parseSourceUnguarded(file: string, text: string): ParsedSource {
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, strict: true });
+  // logLevel: the library would print its own warnings (e.g. on complex keys) to stderr.
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, strict: true, logLevel: 'error' });
   // Our own newline index rather than the library's LineCounter, which misplaces columns in
   // some broken streams (found by fuzzing); offsets from the parser are exact.
   const lineStarts = [0];

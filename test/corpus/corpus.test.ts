@@ -193,6 +193,10 @@ test('the rejected files and their codes match expected-rejections.ts', async ()
   );
 
   assertNone(diffs, 'the corpus rejections differ from test/corpus/expected-rejections.ts; read each problem, then update the table deliberately');
+  // Every file is loaded exactly once as written, and every template once per rendering.
+  assert.equal(count('file', () => true) + count('template', () => true), files.length);
+  const renderings = files.filter((f) => isTemplate(f.text)).reduce((n, f) => n + templateVariants(f.rel).length, 0);
+  assert.equal(count('rendered', () => true), renderings);
 });
 
 test('documents of other kinds are skipped with a note, not a problem', async () => {

@@ -105,4 +105,7 @@ export const EXPECTED_REJECTIONS: Readonly<Record<string, ExpectedRejection>> = 
   },
 
   // --- rendered templates ------------------------------------------------------------------------
+  // None: every rendering loads. (The cidrGroupRef/cidrGroupSelector + `except` renderings of
+  // client-egress-to-cidrgroup-external-deny*.yaml were rejected until the loader accepted
+  // `except` next to a CIDR group, as Cilium's CIDRRule.Validate does.)
 };

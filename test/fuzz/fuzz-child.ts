@@ -9,7 +9,8 @@
 
 import { performance } from 'node:perf_hooks';
 import { loadPolicyText, type FileLoadResult } from '../../policy/index.js';
-import { listCorpusFiles } from '../corpus/corpus-files.js';
+import { isTemplate, listCorpusFiles, type CorpusFile } from '../corpus/corpus-files.js';
+import { renderCorpusTemplate, renderedKey, templateVariants } from '../corpus/template-data.js';
 import { resultDefects } from './check-result.js';
 import { documentPool, structuralCase } from './structural-mutations.js';
 import { mutationContext, textCase, type FuzzCase } from './text-mutations.js';
@@ -64,13 +65,25 @@ export function failureKind(defect: string): string {
 
 /** The case generator for a mode; also used by the parent to regenerate a hung or crashing input. */
 export function caseMaker(mode: FuzzMode): (seed: number, i: number) => FuzzCase {
-  const files = listCorpusFiles();
+  const files = fuzzSources();
   if (mode === 'text') {
     const ctx = mutationContext(files);
     return (seed, i) => textCase(ctx, seed, i);
   }
   const pool = documentPool(files);
   return (seed, i) => structuralCase(pool, seed, i);
+}
+
+/**
+ * The corpus files to mutate. Templates are used in their rendered form: as written they stop
+ * at the template check, and the `{{` inserted by the text mutations already covers that.
+ */
+function fuzzSources(): CorpusFile[] {
+  return listCorpusFiles().map((f) => {
+    if (!isTemplate(f.text)) return f;
+    const variant = templateVariants(f.rel)[0]!;
+    return { ...f, rel: renderedKey(f.rel, variant), text: renderCorpusTemplate(f.rel, f.text, variant.data) };
+  });
 }
 
 function run(job: FuzzJob): FuzzDone {

@@ -17,7 +17,7 @@ export interface DocumentPool {
 export function documentPool(files: readonly CorpusFile[]): DocumentPool {
   const docs: DocumentPool['docs'] = [];
   for (const f of files) {
-    if (isTemplate(f.text)) continue;
+    if (isTemplate(f.text)) continue; // callers pass rendered templates
     for (const d of parseAllDocuments(f.text) as Iterable<{ errors: unknown[]; toJS(): unknown }>) {
       if (d.errors.length > 0) continue;
       const value = d.toJS();
@@ -149,7 +149,7 @@ const STRUCTURAL_MUTATIONS: Mutation[] = [
     const a = n.value as Json[];
     const op = rng.int(4);
     if (op === 0) a.length = 0;
-    else if (op === 1 && a.length > 0) a.push(...Array(rng.range(1, 50)).fill(a[rng.int(a.length)]));
+    else if (op === 1 && a.length > 0) a.push(...Array(rng.range(1, 12)).fill(a[rng.int(a.length)]));
     else if (op === 2) return { root: setAt(root, n.path, a[0] ?? null), step: `unwrap ${describePath(n.path)}` };
     else return { root: setAt(root, n.path, [a]), step: `wrap ${describePath(n.path)} in a list` };
     return { root, step: `${op === 0 ? 'empty' : 'repeat items of'} ${describePath(n.path)}` };
