@@ -31,7 +31,7 @@ demo: build
 	@bash scripts/demo.sh
 
 bench: build
-	@$(NODE) dist/bench/policy.js
+	@$(NODE) --expose-gc dist/bench/policy.js
 
 clean:
 	rm -rf dist
