@@ -186,7 +186,7 @@ function checkPeerRule(c: Checker, f: Field, direction: Direction, isDeny: boole
       'key',
     );
   }
-  const peers = checkPeers(c, fields, presentL3[0], direction);
+  const peers = checkPeers(c, fields, presentL3[0]);
 
   const toPortsField = fields.get('toPorts');
   const icmpsField = fields.get('icmps');
@@ -224,7 +224,7 @@ function checkPeerRule(c: Checker, f: Field, direction: Direction, isDeny: boole
   return c.problems.length === before ? rule : undefined;
 }
 
-function checkPeers(c: Checker, fields: Map<string, Field>, name: string | undefined, direction: Direction): PeerSelector | undefined {
+function checkPeers(c: Checker, fields: Map<string, Field>, name: string | undefined): PeerSelector | undefined {
   if (name === undefined) return undefined;
   const f = fields.get(name)!;
   switch (name) {
@@ -277,7 +277,6 @@ function checkPeers(c: Checker, fields: Map<string, Field>, name: string | undef
       return groups && (groups.length ? { kind: 'groups', groups } : { kind: 'nothing' });
     }
     default:
-      void direction;
       return undefined;
   }
 }
