@@ -26,7 +26,8 @@ import type {
   TlsContext,
 } from '../model.js';
 import { ENTITIES } from '../model.js';
-import { parseCidr, parseIp, prefixContains } from '../cidr/index.js';
+import { parseCidr, prefixContains } from '../cidr/index.js';
+import { isServiceName, readCidr } from './field-readers.js';
 import { checkRegex } from '../regex/index.js';
 import { validateMatchName, validateMatchPattern, validateServerName } from '../fqdn/index.js';
 import { kafkaApiKeyFromName } from '../l7/index.js';
@@ -282,17 +283,7 @@ function checkPeers(c: Checker, fields: Map<string, Field>, name: string | undef
 }
 
 function checkCidrString(c: Checker, it: Field): string | undefined {
-  if (typeof it.value !== 'string') {
-    c.report('MESHD_ERR_POLICY_WRONG_TYPE', it.path, `a CIDR must be a string, not ${describe(it.value)}`);
-    return undefined;
-  }
-  // Cilium accepts a bare address as a host prefix.
-  const parsed = it.value.includes('/') ? parseCidr(it.value) : parseIp(it.value);
-  if (!parsed.ok) {
-    c.report('MESHD_ERR_POLICY_INVALID_CIDR', it.path, `invalid CIDR "${it.value}": ${parsed.error}`, 'write a prefix such as 10.0.0.0/8 or 2001:db8::/32');
-    return undefined;
-  }
-  return parsed.prefix.canonical;
+  return readCidr(c, it, { allowBareAddress: true })?.canonical;
 }
 
 function checkCidrSet(c: Checker, it: Field): CidrRule | undefined {
@@ -494,8 +485,6 @@ function checkPortRule(
 
 const PROTOCOL_NAMES: Record<string, Protocol> = { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP', ANY: 'ANY', '': 'ANY' };
 const EXTENDED_PROTOCOLS = ['VRRP', 'IGMP', 'GRE', 'IPIP', 'IPV6', 'ESP', 'AH'];
-// IANA service names (RFC 6335 §5.1): 1–15 characters, letters, digits and inner single hyphens.
-const SERVICE_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*$/;
 
 function checkPortProtocol(c: Checker, f: Field): PortProtocol | undefined {
   const p = c.object(f.value, f.path, { known: ['port', 'endPort', 'protocol'] }, 'a port');
@@ -510,7 +499,7 @@ function checkPortProtocol(c: Checker, f: Field): PortProtocol | undefined {
       port = n;
     } else if (typeof v === 'string') {
       const name = v.toLowerCase();
-      if (name.length > 15 || !SERVICE_NAME.test(name) || name.endsWith('-')) {
+      if (!isServiceName(name)) {
         c.report('MESHD_ERR_POLICY_INVALID_VALUE', portField.path, `invalid port "${v}"`, 'a port is a number 0–65535 or a named port (1–15 letters, digits, inner hyphens)');
         return undefined;
       }

@@ -12,6 +12,7 @@ import { checkL7Merge } from './l7-merge-check.js';
 import { checkNetworkPolicySpec } from './network-policy.js';
 import { scopeRule, type ScopeWarning } from './namespace-scope.js';
 import { parseSource, type ParsedDocument } from './yaml-source.js';
+import { policyDisplayName, policyKey } from '../policy-ref.js';
 
 export interface PolicyWarning {
   message: string;
@@ -76,7 +77,7 @@ export async function loadPolicySources(paths: string[]): Promise<LoadResult> {
       if (earlier) {
         r.problems.push({
           code: 'MESHD_ERR_POLICY_DUPLICATE_NAME',
-          message: `${policy.origin.kind} ${describeOrigin(policy.origin)} is already defined at ${earlier.origin.position.file}:${earlier.origin.position.line}`,
+          message: `${policy.origin.kind} ${policyDisplayName(policy.origin)} is already defined at ${earlier.origin.position.file}:${earlier.origin.position.line}`,
           path: 'metadata.name',
           position: policy.origin.position,
           hint: 'rename one of them; a later definition would silently replace the earlier one in a cluster',
@@ -344,10 +345,3 @@ function readName(v: Record<string, unknown>): string | undefined {
   return isPlainObject(m) && typeof m['name'] === 'string' ? m['name'] : undefined;
 }
 
-function policyKey(o: PolicyOrigin): string {
-  return `${o.kind}/${o.namespace ?? ''}/${o.name}`;
-}
-
-function describeOrigin(o: PolicyOrigin): string {
-  return o.namespace ? `${o.namespace}/${o.name}` : o.name;
-}

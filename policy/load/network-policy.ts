@@ -5,10 +5,9 @@
 import type { CidrRule, Direction, LabelSelector, PeerRule, PeerSelector, PolicyOrigin, PolicyRule, PortProtocol, PortRule, SelectorRequirement } from '../model.js';
 import { describe, formatPath, type Checker, type Field } from './checker.js';
 import { checkSelector } from './selector.js';
-import { parseCidr, prefixContains } from '../cidr/index.js';
+import { prefixContains } from '../cidr/index.js';
+import { isServiceName, readCidr } from './field-readers.js';
 import { NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_KEY, namespaceRequirement } from './namespace-scope.js';
-
-const SERVICE_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*[a-z0-9]?$/;
 
 export function checkNetworkPolicySpec(c: Checker, spec: Field, origin: PolicyOrigin, namespace: string): PolicyRule | undefined {
   const before = c.problems.length;
@@ -33,18 +32,14 @@ export function checkNetworkPolicySpec(c: Checker, spec: Field, origin: PolicyOr
       if (!rf) return undefined;
       const ports = c.list(rf.get('ports'), 'ports', (p) => checkPort(c, p)) ?? [];
       const toPorts: PortRule[] = ports.length ? [{ ports, serverNames: [], position: c.positionOf(rf.get('ports')!.path) }] : [];
-      const peers = c.list(rf.get(peersKey), peersKey, (p) => checkPeer(c, p, namespace));
-      const out: PeerRule[] = [];
+      const peersField = rf.get(peersKey);
       const base = { direction, isDeny: false, toPorts, icmps: [] };
-      if (!peers || peers.length === 0) {
-        // No `from`/`to` (or an empty list): every peer, in and outside the cluster.
-        if (!rf.has(peersKey) || (Array.isArray(rf.get(peersKey)?.value) && (rf.get(peersKey)?.value as unknown[]).length === 0)) {
-          out.push({ ...base, peers: { kind: 'entities', entities: ['all'] }, path: formatPath(r.path), position: c.positionOf(r.path) });
-        }
-      } else {
-        peers.forEach(({ peers: sel, path }) => out.push({ ...base, peers: sel, path: formatPath(path), position: c.positionOf(path) }));
+      // No `from`/`to`, or an empty list: every peer, in and outside the cluster.
+      if (!peersField || (Array.isArray(peersField.value) && peersField.value.length === 0)) {
+        return [{ ...base, peers: { kind: 'entities', entities: ['all'] }, path: formatPath(r.path), position: c.positionOf(r.path) } satisfies PeerRule];
       }
-      return out;
+      const peers = c.list(peersField, peersKey, (p) => checkPeer(c, p, namespace)) ?? [];
+      return peers.map(({ peers: sel, path }): PeerRule => ({ ...base, peers: sel, path: formatPath(path), position: c.positionOf(path) }));
     });
     for (const list of rules ?? []) sections[direction].push(...list);
     const isEnforced = policyTypes.includes(direction === 'ingress' ? 'Ingress' : 'Egress');
@@ -82,17 +77,17 @@ function checkPeer(c: Checker, p: Field, namespace: string): { peers: PeerSelect
     const b = c.object(ipBlock.value, ipBlock.path, { known: ['cidr', 'except'] }, 'ipBlock');
     const cidrField = b?.get('cidr');
     if (b && !cidrField) c.report('MESHD_ERR_POLICY_MISSING_FIELD', ipBlock.path, 'ipBlock needs "cidr"');
-    const cidr = cidrField && parseCidrField(c, cidrField);
+    const cidr = cidrField && readCidr(c, cidrField, { allowBareAddress: false });
     if (!cidr) return undefined;
     const except = c.list(b?.get('except'), 'except', (e) => {
-      const ex = parseCidrField(c, e);
-      if (ex && !prefixContains(cidr.prefix, ex.prefix)) {
-        c.report('MESHD_ERR_POLICY_INVALID_CIDR', e.path, `except ${ex.prefix.canonical} is not inside ${cidr.prefix.canonical}`);
+      const ex = readCidr(c, e, { allowBareAddress: false });
+      if (ex && !prefixContains(cidr, ex)) {
+        c.report('MESHD_ERR_POLICY_INVALID_CIDR', e.path, `except ${ex.canonical} is not inside ${cidr.canonical}`);
         return undefined;
       }
-      return ex?.prefix.canonical;
+      return ex?.canonical;
     }) ?? [];
-    const rule: CidrRule = { cidr: cidr.prefix.canonical, except };
+    const rule: CidrRule = { cidr: cidr.canonical, except };
     return { peers: { kind: 'cidr', cidrs: [rule] }, path: p.path };
   }
   const podField = f.get('podSelector');
@@ -115,19 +110,6 @@ function checkPeer(c: Checker, p: Field, namespace: string): { peers: PeerSelect
   return { peers: { kind: 'endpoints', selectors: [selector] }, path: p.path };
 }
 
-function parseCidrField(c: Checker, f: Field) {
-  if (typeof f.value !== 'string') {
-    c.report('MESHD_ERR_POLICY_WRONG_TYPE', f.path, `a CIDR must be a string, not ${describe(f.value)}`);
-    return undefined;
-  }
-  const r = parseCidr(f.value);
-  if (!r.ok) {
-    c.report('MESHD_ERR_POLICY_INVALID_CIDR', f.path, `invalid CIDR "${f.value}": ${r.error}`);
-    return undefined;
-  }
-  return r;
-}
-
 function checkPort(c: Checker, p: Field): PortProtocol | undefined {
   const f = c.object(p.value, p.path, { known: ['port', 'endPort', 'protocol'] }, 'a NetworkPolicy port');
   if (!f) return undefined;
@@ -141,7 +123,7 @@ function checkPort(c: Checker, p: Field): PortProtocol | undefined {
   const portField = f.get('port');
   if (portField) {
     if (typeof portField.value === 'string') {
-      if (portField.value.length > 15 || !SERVICE_NAME.test(portField.value)) {
+      if (!isServiceName(portField.value)) {
         c.report('MESHD_ERR_POLICY_INVALID_VALUE', portField.path, `invalid named port "${portField.value}"`);
         return undefined;
       }

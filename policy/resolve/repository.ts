@@ -4,6 +4,7 @@
 // never requires re-resolving an endpoint; later layers map selectors to identity sets).
 
 import type { Direction, PeerRule, Policy, PolicyOrigin, PolicyRule } from '../model.js';
+import { policyKey } from '../policy-ref.js';
 import { endpointLabels, matchesSelector, type LabelSet } from '../labels/index.js';
 import type { DirectionPolicy, NamedPort, PolicyEntry } from './endpoint-policy.js';
 import { peerSelectors } from './peer-selectors.js';
@@ -37,10 +38,6 @@ export interface RepositoryOptions {
   /** Cilium's allow-localhost (default on): the node may always reach its pods. */
   allowLocalhost?: boolean;
   clusterName?: string;
-}
-
-export function policyKey(o: PolicyOrigin): string {
-  return o.kind === 'CiliumRuleList' ? `${o.kind}/${o.position.file}` : `${o.kind}/${o.namespace ?? ''}/${o.name}`;
 }
 
 export class Repository {
@@ -79,7 +76,7 @@ export class Repository {
     const key = policyKey(policy.origin);
     const old = this.policies.get(key);
     this.policies.set(key, policy);
-    return this.reselect([...(old?.rules ?? []), ...policy.rules], old?.rules ?? []);
+    return this.reselect(policy.rules, old?.rules ?? []);
   }
 
   deletePolicy(origin: PolicyOrigin): string[] {
@@ -87,7 +84,7 @@ export class Repository {
     const old = this.policies.get(key);
     if (!old) return [];
     this.policies.delete(key);
-    return this.reselect(old.rules, old.rules);
+    return this.reselect([], old.rules);
   }
 
   upsertEndpoint(spec: EndpointSpec): Endpoint {
@@ -137,18 +134,16 @@ export class Repository {
     return rule.subject.kind === 'endpoints' && matchesSelector(rule.subject.selector, ep.identityLabels);
   }
 
-  /** Recomputes which of `candidates` select each endpoint; `removed` rules are dropped first. */
-  private reselect(candidates: PolicyRule[], removed: PolicyRule[]): string[] {
+  /** Drops `removed` rules from every endpoint, then adds the `added` rules that select it. */
+  private reselect(added: PolicyRule[], removed: PolicyRule[]): string[] {
     this.rev++;
-    const live = new Set<PolicyRule>();
-    for (const p of this.policies.values()) for (const r of p.rules) live.add(r);
     const affected: string[] = [];
     for (const ep of this.endpoints.values()) {
       const set = this.selecting.get(ep.id)!;
       let changed = false;
       for (const r of removed) changed = set.delete(r) || changed;
-      for (const r of candidates) {
-        if (live.has(r) && this.selects(r, ep)) {
+      for (const r of added) {
+        if (this.selects(r, ep)) {
           set.add(r);
           changed = true;
         }

@@ -3,7 +3,8 @@
 // egress policy and the destination's ingress policy. Both must allow.
 
 import { PolicyUsageError } from '../errors.js';
-import type { CidrGroup, Policy, PolicyRule } from '../model.js';
+import { policyDisplayName } from '../policy-ref.js';
+import type { CidrGroup, Policy } from '../model.js';
 import { LabelSet, type Label } from '../labels/index.js';
 import { parseCidr, parseIp, prefixContains, type Prefix } from '../cidr/index.js';
 import { IdentityAllocator, cidrIdentityLabels, reservedIdentityByName, RESERVED_IDENTITIES } from '../identity/index.js';
@@ -192,11 +193,6 @@ function notManaged(ref: ResolvedRef, direction: 'egress' | 'ingress'): TraceSid
   return { verdict: 'allowed', stage: 'none', policy: null, source: null, reason: `${who} ${ref.peer.ref} is not a local endpoint: no ${direction} policy applies` };
 }
 
-function policyName(rule: PolicyRule): string {
-  const o = rule.origin;
-  return o.namespace ? `${o.namespace}/${o.name}` : o.name;
-}
-
 function where(e: PolicyEntry): string | null {
   if (e.origin.kind !== 'rule') return null;
   const pos = e.origin.portRule?.position ?? e.origin.peerRule.position;
@@ -204,7 +200,7 @@ function where(e: PolicyEntry): string | null {
 }
 
 function entryPolicy(e: PolicyEntry): string {
-  return e.origin.kind === 'rule' ? policyName(e.origin.rule) : 'allow-localhost (agent default)';
+  return e.origin.kind === 'rule' ? policyDisplayName(e.origin.rule.origin) : 'allow-localhost (agent default)';
 }
 
 function sectionName(e: PolicyEntry): string {
@@ -222,44 +218,47 @@ function describeRequest(req: L7Request): string {
   }
 }
 
+/** A side decided by an entry: its policy and the file:line of its rule. */
+function decidedBy(verdict: TraceSide['verdict'], stage: TraceSide['stage'], entry: PolicyEntry, reason: string): TraceSide {
+  return { verdict, stage, policy: entryPolicy(entry), source: where(entry), reason };
+}
+
 function describeLookup(r: LookupResult, direction: 'egress' | 'ingress', req: L7Request | undefined): TraceSide {
+  const request = req ? describeRequest(req) : 'the request';
   switch (r.by) {
     case 'deny-rule':
-      return { verdict: 'denied', stage: 'l3l4', policy: entryPolicy(r.entry), source: where(r.entry), reason: `denied by an ${sectionName(r.entry)} (deny takes precedence over allow)` };
+      return decidedBy('denied', 'l3l4', r.entry, `denied by an ${sectionName(r.entry)} (deny takes precedence over allow)`);
     case 'default-deny':
       return { verdict: 'denied', stage: 'l3l4', policy: 'default-deny', source: null, reason: `the endpoint is selected by ${direction} policies and none allows this peer and port` };
     case 'not-enforced':
       return { verdict: 'allowed', stage: 'l3l4', policy: null, source: null, reason: `no policy puts this endpoint in ${direction} default-deny` };
     case 'allow-rule':
-      return { verdict: 'allowed', stage: 'l3l4', policy: entryPolicy(r.entry), source: where(r.entry), reason: `allowed by an ${sectionName(r.entry)} (no L7 rules on this port)` };
+      return decidedBy('allowed', 'l3l4', r.entry, `allowed by an ${sectionName(r.entry)} (no L7 rules on this port)`);
     case 'l3l4-overrides-l7':
-      return {
-        verdict: 'allowed',
-        stage: 'l7',
-        policy: entryPolicy(r.entry),
-        source: where(r.entry),
-        reason: `an L3/L4 rule allows this peer and port without L7 rules, so every request is allowed (L7 rules of ${[...new Set(r.l7Entries.map(entryPolicy))].join(', ')} only observe)`,
-      };
+      return decidedBy(
+        'allowed',
+        'l7',
+        r.entry,
+        `an L3/L4 rule allows this peer and port without L7 rules, so every request is allowed (L7 rules of ${[...new Set(r.l7Entries.map(entryPolicy))].join(', ')} only observe)`,
+      );
     case 'l7-pending':
-      return {
-        verdict: 'allowed',
-        stage: 'l7',
-        policy: entryPolicy(r.entries[0]!),
-        source: where(r.entries[0]!),
-        reason: `allowed at L3/L4 and redirected to the proxy: each ${r.l7Type.toUpperCase()} request is checked against ${countRules(r.entries)} rule(s); ${l7Hint(r.l7Type)} to check one`,
-      };
+      return decidedBy(
+        'allowed',
+        'l7',
+        r.entries[0]!,
+        `allowed at L3/L4 and redirected to the proxy: each ${r.l7Type.toUpperCase()} request is checked against ${countRules(r.entries)} rule(s); ${l7Hint(r.l7Type)} to check one`,
+      );
     case 'l7-visibility-only':
-      return { verdict: 'allowed', stage: 'l7', policy: entryPolicy(r.entry), source: where(r.entry), reason: `${req ? describeRequest(req) : 'the request'} is allowed: the L7 rules come from a policy with enableDefaultDeny: false, so they only observe` };
+      return decidedBy('allowed', 'l7', r.entry, `${request} is allowed: the L7 rules come from a policy with enableDefaultDeny: false, so they only observe`);
     case 'l7-rule':
-      return { verdict: 'allowed', stage: 'l7', policy: entryPolicy(r.entry), source: where(r.entry), reason: `${req ? describeRequest(req) : 'the request'} matches an L7 rule` };
+      return decidedBy('allowed', 'l7', r.entry, `${request} matches an L7 rule`);
     case 'no-l7-match':
-      return {
-        verdict: 'denied',
-        stage: 'l7',
-        policy: entryPolicy(r.entries[0]!),
-        source: where(r.entries[0]!),
-        reason: `${req ? describeRequest(req) : 'the request'} matches none of the ${countRules(r.entries)} ${r.l7Type.toUpperCase()} rule(s) for this port (${l7DenyAnswer(r.l7Type)})`,
-      };
+      return decidedBy(
+        'denied',
+        'l7',
+        r.entries[0]!,
+        `${request} matches none of the ${countRules(r.entries)} ${r.l7Type.toUpperCase()} rule(s) for this port (${l7DenyAnswer(r.l7Type)})`,
+      );
   }
 }
 
