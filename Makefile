@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup build test test-unit test-corpus test-fuzz demo bench lint clean
+.PHONY: all setup build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds demo bench bench-bpf bench-xds lint clean
 
 NODE ?= node
 
@@ -8,8 +8,15 @@ all: build
 setup:
 	@bash scripts/setup.sh
 
-build: setup
+build: setup build-ts build-bpf
+
+build-ts:
 	@npx tsc -p tsconfig.json
+
+# eBPF objects (clang -target bpf) into build/bpf/, and the native addon that loads them.
+build-bpf:
+	@$(MAKE) --no-print-directory -C bpf/progs
+	@cd bpf/addon && npx node-gyp rebuild --loglevel=error >/dev/null
 
 lint: build
 	@$(NODE) scripts/check-layers.mjs
@@ -27,11 +34,23 @@ test-corpus: build
 test-fuzz: build
 	@$(NODE) scripts/run-tests.mjs fuzz
 
+test-bpf: build
+	@$(NODE) scripts/run-tests.mjs bpf
+
+test-xds: build
+	@$(NODE) scripts/run-tests.mjs xds
+
 demo: build
 	@bash scripts/demo.sh
 
 bench: build
 	@$(NODE) --expose-gc dist/bench/policy.js
 
+bench-bpf: build
+	@$(NODE) dist/bench/bpf.js
+
+bench-xds: build
+	@$(NODE) --expose-gc dist/bench/xds.js
+
 clean:
-	rm -rf dist
+	rm -rf dist build bpf/addon/build

@@ -4,6 +4,8 @@
 //   unit   — every *.test.js beside its module (policy/, agent/, ...), except the suites below
 //   corpus — test/corpus/*.test.js: every policy of ../shared/corpus loads or is rejected clearly
 //   fuzz   — test/fuzz/*.test.js: bounded mutation fuzzing of the parsers
+//   bpf    — bpf/**/*.test.js and test/datapath/: the kernel datapath on real pods (root, BPF)
+//   xds    — xds/**/*.test.js and test/xds/: the control plane, its protocol suite and real clients
 //   all    — all of the above
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -27,14 +29,18 @@ function walk(dir) {
 const all = walk(dist).map((p) => relative(root, p)).sort();
 const isCorpus = (p) => p.startsWith('dist/test/corpus/');
 const isFuzz = (p) => p.startsWith('dist/test/fuzz/');
+const isBpf = (p) => p.startsWith('dist/bpf/') || p.startsWith('dist/test/datapath/');
+const isXds = (p) => p.startsWith('dist/xds/') || p.startsWith('dist/test/xds/');
 const pick = {
-  unit: (p) => !isCorpus(p) && !isFuzz(p),
+  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p),
   corpus: isCorpus,
   fuzz: isFuzz,
+  bpf: isBpf,
+  xds: isXds,
   all: () => true,
 }[suite];
 if (!pick) {
-  console.error(`usage: run-tests.mjs unit|corpus|fuzz|all [substring]`);
+  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|all [substring]`);
   process.exit(2);
 }
 const files = all.filter(pick).filter((p) => !filter || p.includes(filter));

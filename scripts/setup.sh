@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: BPF toolchain, netns plumbing, the real peers the tests start.
-# nginx/haproxy are the performance peers of bench/ (later issues).
-DEB_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 etcd-server kcat dnsutils dnsmasq)
+# nginx/haproxy are the performance peers of bench/ (later issues). python3-grpcio is gRPC C-core,
+# the second independent xDS client of the xDS tests (run with /usr/bin/python3); iptables is the
+# peer of bench/bpf.
+DEB_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables etcd-server kcat dnsutils dnsmasq python3-grpcio)
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
