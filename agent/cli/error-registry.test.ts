@@ -1,10 +1,10 @@
 // Every error code meshd can print has a section in docs/errors.md, and every section there
 // is a real code (fastify's test/internals/errors.test.js does the same for FST_ERR_*).
-// Codes come from the code tables (every `*_ERROR_CODES` export of the policy layer, the CLI's
-// own) and from the sources themselves, so a code thrown ad hoc cannot go undocumented.
+// Codes come from the code tables (every `*_ERROR_CODES` export of the policy, bpf and xds layers,
+// the CLI's own) and from the sources themselves, so a code thrown ad hoc cannot go undocumented.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { access, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as policy from '../../policy/index.js';
@@ -25,8 +25,20 @@ const POLICY_USAGE_CODES = [
 const everyUsageCodeListed: [Exclude<PolicyUsageCode, (typeof POLICY_USAGE_CODES)[number]>] extends [never] ? true : never = true;
 
 const policyTables = Object.entries(policy).filter(([name]) => name.endsWith('_ERROR_CODES'));
+// The layers below the agent, by their public entries; loaded by path so that this test needs no
+// static import of every layer (the agent layer may import them, this is only a lookup).
+const LOWER_LAYERS = ['bpf', 'xds'];
+const lowerTables: Array<[string, unknown]> = [];
+for (const layer of LOWER_LAYERS) {
+  const entry = new URL(`../../${layer}/index.js`, import.meta.url);
+  const present = await access(entry).then(() => true, () => false);
+  if (!present) continue;
+  const mod = (await import(entry.href)) as Record<string, unknown>;
+  lowerTables.push(...Object.entries(mod).filter(([name]) => name.endsWith('_ERROR_CODES')));
+}
 const TABLE_CODES = new Set<string>([
   ...policyTables.flatMap(([, table]) => Object.keys(table as object)),
+  ...lowerTables.flatMap(([, table]) => Object.keys(table as object)),
   ...Object.keys(CLI_ERROR_CODES),
   ...POLICY_USAGE_CODES,
 ]);
@@ -55,9 +67,13 @@ async function sourceFiles(dir: string): Promise<string[]> {
     .map((e) => join(e.parentPath, e.name));
 }
 
-/** Every code written in the non-test sources of policy/ and agent/, with where it was seen. */
+/** Every code written in the non-test sources of the layers, with where it was seen. */
 async function sourceCodes(): Promise<Map<string, string>> {
-  const files = [...(await sourceFiles(join(ROOT, 'policy'))), ...(await sourceFiles(join(ROOT, 'agent')))];
+  const files: string[] = [];
+  for (const layer of ['policy', 'agent', ...LOWER_LAYERS]) {
+    const dir = join(ROOT, layer);
+    if (await access(dir).then(() => true, () => false)) files.push(...(await sourceFiles(dir)));
+  }
   const found = new Map<string, string>();
   for (const file of files.sort()) {
     for (const [code] of (await readFile(file, 'utf8')).matchAll(CODE)) {
@@ -78,7 +94,7 @@ test('every code of a code table has a section in docs/errors.md', async () => {
   assert.deepEqual(missing, [], `docs/errors.md lacks a section for ${missing.join(', ')}`);
 });
 
-test('every MESHD_ERR_ code written in the policy and agent sources has a section in docs/errors.md', async () => {
+test("every MESHD_ERR_ code written in the layers' sources has a section in docs/errors.md", async () => {
   const documented = new Set((await readSections()).map((s) => s.heading));
   const missing = [...(await sourceCodes())].filter(([code]) => !documented.has(code)).map(([code, file]) => `${code} (${file})`);
   assert.deepEqual(missing, [], 'document these codes in docs/errors.md (and put them in a code table)');

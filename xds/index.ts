@@ -1,0 +1,3 @@
+// Public entry of the xDS layer: the control server, its snapshot cache, the translation of resolved
+// policy into Envoy resources, and the protobuf plumbing they share. Other layers import only from here.
+export * from './codec/index.js';
