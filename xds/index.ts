@@ -1,3 +1,5 @@
 // Public entry of the xDS layer: the control server, its snapshot cache, the translation of resolved
 // policy into Envoy resources, and the protobuf plumbing they share. Other layers import only from here.
 export * from './codec/index.js';
+export * from './cache/index.js';
+export * from './server/index.js';
