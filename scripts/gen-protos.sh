@@ -50,6 +50,7 @@ ENTRIES=(
   envoy/extensions/transport_sockets/tls/v3/tls.proto
   envoy/extensions/transport_sockets/tls/v3/secret.proto
   envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto
+  envoy/extensions/upstreams/http/v3/http_protocol_options.proto
 )
 for f in $(cd "$work/src" && find meshd -name '*.proto' | sort); do ENTRIES+=("$f"); done
 

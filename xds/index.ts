@@ -3,3 +3,5 @@
 export * from './codec/index.js';
 export * from './cache/index.js';
 export * from './server/index.js';
+export * from './resources/index.js';
+export * from './translate/index.js';

@@ -49,6 +49,7 @@ import { file_envoy_extensions_transport_sockets_raw_buffer_v3_raw_buffer } from
 import { file_envoy_extensions_transport_sockets_tls_v3_common } from './envoy/extensions/transport_sockets/tls/v3/common_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_secret } from './envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from './envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
+import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from './envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import { file_envoy_service_cluster_v3_cds } from './envoy/service/cluster/v3/cds_pb.js';
 import { file_envoy_service_discovery_v3_ads } from './envoy/service/discovery/v3/ads_pb.js';
 import { file_envoy_service_discovery_v3_discovery } from './envoy/service/discovery/v3/discovery_pb.js';
@@ -76,6 +77,9 @@ import { file_google_api_expr_v1alpha1_checked } from './google/api/expr/v1alpha
 import { file_google_api_expr_v1alpha1_syntax } from './google/api/expr/v1alpha1/syntax_pb.js';
 import { file_google_api_http } from './google/api/http_pb.js';
 import { file_google_rpc_status } from './google/rpc/status_pb.js';
+import { file_meshd_filters_common_v1_policy } from './meshd/filters/common/v1/policy_pb.js';
+import { file_meshd_filters_dns_v1_dns } from './meshd/filters/dns/v1/dns_pb.js';
+import { file_meshd_filters_kafka_v1_kafka } from './meshd/filters/kafka/v1/kafka_pb.js';
 import { file_udpa_annotations_migrate } from './udpa/annotations/migrate_pb.js';
 import { file_udpa_annotations_security } from './udpa/annotations/security_pb.js';
 import { file_udpa_annotations_sensitive } from './udpa/annotations/sensitive_pb.js';
@@ -143,6 +147,7 @@ export const GENERATED_FILES: readonly GenFile[] = [
   file_envoy_extensions_transport_sockets_tls_v3_common,
   file_envoy_extensions_transport_sockets_tls_v3_secret,
   file_envoy_extensions_transport_sockets_tls_v3_tls,
+  file_envoy_extensions_upstreams_http_v3_http_protocol_options,
   file_envoy_service_cluster_v3_cds,
   file_envoy_service_discovery_v3_ads,
   file_envoy_service_discovery_v3_discovery,
@@ -170,6 +175,9 @@ export const GENERATED_FILES: readonly GenFile[] = [
   file_google_api_expr_v1alpha1_syntax,
   file_google_api_http,
   file_google_rpc_status,
+  file_meshd_filters_common_v1_policy,
+  file_meshd_filters_dns_v1_dns,
+  file_meshd_filters_kafka_v1_kafka,
   file_udpa_annotations_migrate,
   file_udpa_annotations_security,
   file_udpa_annotations_sensitive,

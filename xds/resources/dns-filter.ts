@@ -1,0 +1,51 @@
+// The built-in proxy's DNS filter config (meshd.filters.dns.v1.DnsPolicy): one endpoint's rules.dns
+// on one redirected port, for DNS over TCP (network filter) and over UDP (UDP listener filter).
+// Its meaning is spelled out in the proto; it mirrors lookupFlow and policy/l7/match-dns-rules.ts.
+import { create } from '@bufbuild/protobuf';
+import type { Any } from '@bufbuild/protobuf/wkt';
+import { packAny } from '../codec/index.js';
+import { DnsPolicySchema, type DnsPolicy } from '../generated/meshd/filters/dns/v1/dns_pb.js';
+import { commonParts, validateCommonParts, type PeerPolicyPlan } from './peer-policy.js';
+import { ProblemList, type ResourceProblem } from './problems.js';
+
+export type DnsNamePlan = { matchName: string } | { matchPattern: string };
+
+export type DnsPolicyPlan = PeerPolicyPlan<DnsNamePlan>;
+
+export function buildDnsPolicy(plan: DnsPolicyPlan): DnsPolicy {
+  const common = commonParts(plan);
+  return create(DnsPolicySchema, {
+    ...common.init,
+    rules: plan.rules.map((r) => ({
+      ...common.ruleParts(r),
+      names: r.requests.map((n) => ({
+        rule: 'matchName' in n ? { case: 'matchName' as const, value: n.matchName } : { case: 'matchPattern' as const, value: n.matchPattern },
+      })),
+    })),
+  });
+}
+
+// Same character set as Cilium's CRD schema for matchName / matchPattern (the loader has checked
+// already; this guards the config against a translation bug).
+const NAME = /^[-a-zA-Z0-9_.]+$/;
+const PATTERN = /^[-a-zA-Z0-9_.*]+$/;
+
+export function validateDnsPolicy(policy: DnsPolicy): ResourceProblem[] {
+  const p = new ProblemList();
+  validateCommonParts(p, policy);
+  policy.rules.forEach((rule, i) =>
+    rule.names.forEach((n, j) => {
+      const at = `rules[${i}].names[${j}]`;
+      if (n.rule.case === undefined) p.add(at, 'needs match_name or match_pattern');
+      else if (n.rule.value.length === 0 || n.rule.value.length > 255) p.add(`${at}.${n.rule.case === 'matchName' ? 'match_name' : 'match_pattern'}`, 'must be 1–255 characters');
+      else if (!(n.rule.case === 'matchName' ? NAME : PATTERN).test(n.rule.value)) p.add(`${at}.${n.rule.case === 'matchName' ? 'match_name' : 'match_pattern'}`, `"${n.rule.value}" has characters a DNS rule cannot have`);
+    }),
+  );
+  return p.items;
+}
+
+export function encodeDnsPolicy(policy: DnsPolicy): Any {
+  return packAny(DnsPolicySchema, policy);
+}
+
+export { DnsPolicySchema };

@@ -1,0 +1,9 @@
+// Resolved policy → Envoy (or built-in proxy) resources for one node: a pure, deterministic function.
+export { translateNode, checkTranslation } from './translate.js';
+export { redirectKeysOf, redirectKeyString } from './redirects.js';
+export { IpCacheIndex } from './ip-sets.js';
+export type { IpCacheEntry } from './ip-sets.js';
+export { XdsTranslateError, XDS_TRANSLATE_ERROR_CODES } from './errors.js';
+export type { XdsTranslateErrorCode } from './errors.js';
+export type { RedirectKey, RedirectL7, RedirectOutcome, SecretRef, Skipped, Translation, TranslationInput, TranslationOptions, TranslationTarget } from './input.js';
+export { translationTargetOf } from './target.js';
