@@ -84,6 +84,42 @@ export const COMMANDS: CommandGroup = {
       ],
     },
     {
+      kind: 'group',
+      name: 'xds',
+      summary: 'serve Envoy resources over xDS without the agent',
+      options: [],
+      examples: ['meshd xds serve --snapshot snapshot.yaml --listen 127.0.0.1:18000'],
+      commands: [
+        {
+          kind: 'command',
+          name: 'serve',
+          summary: 'serve the resources of a snapshot file over ADS and push every change to it',
+          details: [
+            'FILE is YAML or JSON in the proto3 JSON mapping: a `resources:` list of resources each with',
+            'its "@type", and/or Envoy\'s `static_resources: {listeners, clusters, secrets}`, and/or',
+            'top-level `listeners:`, `routes:`, `clusters:`, `endpoints:`, `secrets:` lists; optional `version:`.',
+            'Every node gets the snapshot, or only --node ID. When FILE changes it is reloaded and the',
+            'changes are pushed; a change that does not load is logged on stderr with file:line:col and',
+            'the field path, and the previous snapshot stays. Runs until SIGINT or SIGTERM.',
+            'Exit status: 0 after a signal, 1 when FILE does not load at start or the address is taken.',
+          ],
+          arguments: [],
+          options: [
+            { name: 'snapshot', value: 'FILE', required: true, description: 'the snapshot file to serve and watch' },
+            { name: 'listen', value: 'HOST:PORT', description: 'TCP address to serve on (default 127.0.0.1:18000)' },
+            { name: 'socket', value: 'PATH', description: 'UNIX socket to serve on, instead of --listen' },
+            { name: 'node', value: 'ID', description: 'serve only the node with this id (default: every node)' },
+            { name: 'verbose', description: 'also print the server\'s debug log lines on stderr' },
+          ],
+          examples: [
+            'meshd xds serve --snapshot snapshot.yaml',
+            'meshd xds serve --snapshot envoy-resources.json --socket /run/meshd/xds.sock --node edge-1',
+          ],
+          load: () => import('./commands/xds-serve.js'),
+        },
+      ],
+    },
+    {
       kind: 'command',
       name: 'version',
       summary: 'print the meshd and Node.js versions',

@@ -111,10 +111,24 @@ function isExitError(err: unknown): err is { exitCode: number } {
 }
 
 function renderCodedError(err: CodedError): string {
-  // A PolicyValidationError (e.g. a trace over invalid policies) carries every problem found.
+  // Errors that carry every problem found print one line each. Layers shape them differently:
+  // policy problems have a file position, xDS codec problems a code and a JSON path, and a
+  // snapshot's consistency problems are plain sentences.
   if (Array.isArray(err.problems) && err.problems.length > 0) {
-    return (err.problems as PolicyProblem[]).map((p) => renderProblem(toProblemReport(p))).join('');
+    return err.problems.map((p: unknown) => renderAnyProblem(err.code, p)).join('');
   }
   const hint = typeof err.hint === 'string' && err.hint !== '' ? `hint: ${err.hint}\n` : '';
   return `${err.code}  ${err.message}\n${hint}`;
+}
+
+function renderAnyProblem(code: string, p: unknown): string {
+  if (typeof p === 'object' && p !== null) {
+    const o = p as Record<string, unknown>;
+    if (typeof o['position'] === 'object' && o['position'] !== null) return renderProblem(toProblemReport(p as PolicyProblem));
+    if (typeof o['message'] === 'string') {
+      const where = typeof o['path'] === 'string' && o['path'] !== '' ? `${o['path']}: ` : '';
+      return `${typeof o['code'] === 'string' ? o['code'] : code}  ${where}${o['message']}\n`;
+    }
+  }
+  return `${code}  ${String(p)}\n`;
 }
