@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # nginx/haproxy are the performance peers of bench/ (later issues). python3-grpcio is gRPC C-core,
 # the second independent xDS client of the xDS tests (run with /usr/bin/python3); iptables is the
 # peer of bench/bpf.
-DEB_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables etcd-server kcat dnsutils dnsmasq python3-grpcio)
+DEB_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables iputils-ping etcd-server kcat dnsutils dnsmasq python3-grpcio)
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
