@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # nginx/haproxy are the performance peers of bench/ (later issues). python3-grpcio is gRPC C-core,
 # the second independent xDS client of the xDS tests (run with /usr/bin/python3); iptables is the
 # peer of bench/bpf.
-DEB_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables iputils-ping etcd-server kcat dnsutils dnsmasq python3-grpcio)
+DEB_PACKAGES=(build-essential python3 clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables iputils-ping etcd-server kcat dnsutils dnsmasq python3-grpcio)
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
@@ -36,6 +36,12 @@ if ((${#missing[@]})); then
     cat "$log" >&2; rm -f "$log"; exit 1
   fi
   rm -f "$log"
+fi
+
+# The BPF filesystem: the datapath pins its maps and links under /sys/fs/bpf/meshd. Some machines
+# boot without bpffs mounted; mounting it needs root, as loading BPF programs does anyway.
+if [[ $(id -u) -eq 0 ]] && ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then
+  mount -t bpf bpf /sys/fs/bpf
 fi
 
 # npm ci only when the lock file changed since the last install (node_modules/.package-lock.json

@@ -1,0 +1,31 @@
+# meshd's native BPF addon: node-addon-api (C++17, C++ exceptions) over the system libbpf
+# (Debian libbpf-dev 1.1.2, linked dynamically: -lbpf -lelf -lz). Build: `npx node-gyp rebuild`
+# in this folder; the product is build/Release/meshd_bpf.node, loaded by index.ts.
+{
+  "targets": [
+    {
+      "target_name": "meshd_bpf",
+      "sources": [
+        "src/addon.cc",
+        "src/errors.cc",
+        "src/libbpf-log.cc",
+        "src/type-names.cc",
+        "src/native-object.cc",
+        "src/native-map.cc",
+        "src/native-map-bulk.cc",
+        "src/native-program.cc",
+        "src/native-link.cc",
+        "src/native-ring-buffer.cc"
+      ],
+      # node-addon-api's headers by path, not through its gyp target: gyp would write that target's
+      # makefiles beside its .gyp file, i.e. create bpf/node_modules/ outside this folder.
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      # Node-API 8 is what Node 20 guarantees; nothing newer is used. C++ exceptions carry JS errors.
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+      "libraries": ["-lbpf", "-lelf", "-lz"]
+    }
+  ]
+}
