@@ -1,0 +1,182 @@
+// The node's pod addressing (fixed so the datapath and its tests agree; docs/pods.md) and the
+// pure helpers that name and number pods. Nothing here touches the system.
+
+import { createHash } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { PodError } from './errors.js';
+
+export const GATEWAY_INTERFACE = 'meshd0';
+export const GATEWAY4 = '10.244.0.1';
+export const GATEWAY6 = 'fd44:244::1';
+export const POD_CIDR4 = '10.244.0.0/24';
+export const POD_CIDR6 = 'fd44:244::/64';
+export const CLUSTER_CIDR4 = '10.244.0.0/16';
+export const CLUSTER_CIDR6 = 'fd44:244::/48';
+/** Pod i gets host number FIRST_POD_HOST + i: 10.244.0.(10+i) and fd44:244::(a+i). */
+export const FIRST_POD_HOST = 10;
+/** .255 stays free: it is the /24's broadcast address for anyone who thinks in subnets. */
+export const LAST_POD_HOST = 254;
+export const DEFAULT_PREFIX = 'meshd-';
+/** Host-side veth names: this prefix + 11 hex digits of a hash = 15 characters, IFNAMSIZ - 1. */
+export const HOST_VETH_PREFIX = 'mshd';
+export const POD_INTERFACE = 'eth0';
+
+export interface PodAddresses {
+  ipv4: string;
+  ipv6: string;
+}
+
+export function podAddressesForHost(host: number): PodAddresses {
+  return { ipv4: `10.244.0.${host}`, ipv6: `fd44:244::${host.toString(16)}` };
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const PREFIX = /^[a-z0-9][a-z0-9-]*$/;
+/** A netns name becomes a file name and an interface alias; keep it short and plain. */
+const MAX_NETNS_NAME = 63;
+
+/** Pod names and prefixes end up in ip batch lines, file names and cgroup paths: only
+ *  lowercase letters, digits and inner dashes, so none of them can be misread. */
+export function validatePodName(name: string, prefix: string): void {
+  if (!PREFIX.test(prefix)) {
+    throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod prefix ${JSON.stringify(prefix)}: use lowercase letters, digits and dashes`);
+  }
+  if (!NAME.test(name)) {
+    throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod name ${JSON.stringify(name)}: use lowercase letters, digits and inner dashes`);
+  }
+  if (prefix.length + name.length > MAX_NETNS_NAME) {
+    throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod name ${JSON.stringify(name)}: prefix + name longer than ${MAX_NETNS_NAME} characters`);
+  }
+}
+
+function hashHex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** `mshd` + 11 hex digits of the netns name's hash: unique enough for one node (44 bits) and
+ *  within the kernel's 15-character limit whatever the pod is called. */
+export function hostVethName(nsName: string): string {
+  return HOST_VETH_PREFIX + hashHex(nsName).slice(0, 11);
+}
+
+/** Fixed MACs for both veth ends, so each side can get a permanent neighbour entry for the
+ *  other in the same batch that creates the pair (no ARP or NDP at all; docs/pods.md).
+ *  0x02 / 0x06: locally administered, unicast. */
+export function vethMacs(nsName: string): { host: string; pod: string } {
+  const bytes = hashHex(`mac:${nsName}`).slice(0, 10).match(/../g)!.join(':');
+  return { host: `02:${bytes}`, pod: `06:${bytes}` };
+}
+
+/** Host numbers of the /32 routes into the node pod range in /proc/net/route text (the main
+ *  table: destination and mask as little-endian hex). A pod's host route is its address lease:
+ *  the kernel refuses a second one (EEXIST) and drops it with the veth. */
+export function usedPodHosts(procNetRoute: string): Set<number> {
+  const used = new Set<number>();
+  for (const line of procNetRoute.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    const destination = fields[1];
+    const mask = fields[7];
+    if (destination === undefined || mask === undefined || mask.toUpperCase() !== 'FFFFFFFF') continue;
+    const value = parseInt(destination, 16);
+    if (!Number.isFinite(value)) continue;
+    // Little-endian: the first octet is the low byte.
+    const octets = [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24];
+    if (octets[0] === 10 && octets[1] === 244 && octets[2] === 0) used.add(octets[3]!);
+  }
+  return used;
+}
+
+/** The lowest free host number, or undefined when the range is full. */
+export function pickFreeHost(unavailable: ReadonlySet<number>): number | undefined {
+  for (let host = FIRST_POD_HOST; host <= LAST_POD_HOST; host++) if (!unavailable.has(host)) return host;
+  return undefined;
+}
+
+/** Expands an IPv6 address to its eight 16-bit groups (no zone, no embedded IPv4). */
+export function ipv6Groups(address: string): number[] {
+  if (!isIPv6(address) || address.includes('.') || address.includes('%')) throw new RangeError(`not a plain IPv6 address: ${address}`);
+  const [head, tail] = address.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = parse(head);
+  const right = parse(tail);
+  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
+  return [...left, ...new Array<number>(zeros).fill(0), ...right];
+}
+
+function ipv4Octets(address: string): number[] {
+  return address.split('.').map(Number);
+}
+
+export function isInClusterRange4(address: string): boolean {
+  const o = ipv4Octets(address);
+  return isIPv4(address) && o[0] === 10 && o[1] === 244;
+}
+
+export function isInClusterRange6(address: string): boolean {
+  if (!isIPv6(address) || address.includes('.') || address.includes('%')) return false;
+  const g = ipv6Groups(address);
+  return g[0] === 0xfd44 && g[1] === 0x244 && g[2] === 0;
+}
+
+/** The node-range host number of an address (10.244.0.N or fd44:244::N with N < 256), if any. */
+export function nodeHostNumber(address: string): number | undefined {
+  if (isIPv4(address)) {
+    const o = ipv4Octets(address);
+    return o[0] === 10 && o[1] === 244 && o[2] === 0 ? o[3] : undefined;
+  }
+  if (!isInClusterRange6(address)) return undefined;
+  const g = ipv6Groups(address);
+  return g.slice(0, 7).every((v, i) => v === [0xfd44, 0x244, 0, 0, 0, 0, 0][i]) && g[7]! < 256 ? g[7] : undefined;
+}
+
+/**
+ * The addresses of a pod spec: both given, one given (the other from the same host number when
+ * it is in the node range), or none (undefined: allocate). Addresses must lie in the cluster
+ * ranges, whose blackhole routes keep a mistake on this host, and must not be the gateway or a
+ * range's network address.
+ */
+export function resolveSpecAddresses(spec: { ipv4?: string; ipv6?: string }): PodAddresses | undefined {
+  const { ipv4, ipv6 } = spec;
+  if (ipv4 === undefined && ipv6 === undefined) return undefined;
+  if (ipv4 !== undefined && !isInClusterRange4(ipv4)) {
+    throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod address ${ipv4}: not an IPv4 address in ${CLUSTER_CIDR4}`);
+  }
+  if (ipv6 !== undefined && !isInClusterRange6(ipv6)) {
+    throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod address ${ipv6}: not a plain IPv6 address in ${CLUSTER_CIDR6}`);
+  }
+  const given = (ipv4 ?? ipv6)!;
+  const host = nodeHostNumber(given);
+  const derived = host === undefined ? undefined : podAddressesForHost(host);
+  const v4 = ipv4 ?? derived?.ipv4;
+  const v6 = ipv6 ?? derived?.ipv6;
+  if (v4 === undefined || v6 === undefined) {
+    throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod address ${given} is outside the node range: give both ipv4 and ipv6`);
+  }
+  for (const address of [v4, v6]) {
+    const n = nodeHostNumber(address);
+    if (n !== undefined && n < 2) {
+      throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod address ${address}: reserved (network address or the gateway ${GATEWAY4} / ${GATEWAY6})`);
+    }
+  }
+  return { ipv4: v4, ipv6: canonicalIpv6(v6) };
+}
+
+/** Lowercase, shortest form, so the same address always compares equal (RFC 5952). */
+export function canonicalIpv6(address: string): string {
+  const groups = ipv6Groups(address);
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}

@@ -1,0 +1,19 @@
+// Public entry of the pods module: network namespace + veth + cgroup v2 "pods" on this node,
+// for the datapath's integration tests and bench/bpf (docs/pods.md).
+
+export { PODS_ERROR_CODES, PodError, PodCommandError, type PodsErrorCode } from './errors.js';
+export { cgroup2Mount } from './mountinfo.js';
+export {
+  CLUSTER_CIDR4,
+  CLUSTER_CIDR6,
+  DEFAULT_PREFIX,
+  GATEWAY4,
+  GATEWAY6,
+  GATEWAY_INTERFACE,
+  POD_CIDR4,
+  POD_CIDR6,
+} from './addresses.js';
+export { setupNode, destroyNode, type NodeNetwork } from './node-network.js';
+export { createPod, deletePod, type Pod, type PodSpec, type ExecResult, type PodSpawnOptions, type PodExecOptions } from './pod.js';
+export { cleanupAll, testPrefix } from './cleanup.js';
+export { withPods } from './with-pods.js';

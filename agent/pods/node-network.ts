@@ -1,0 +1,129 @@
+// The node side every pod relies on: the gateway addresses on `meshd0`, the blackhole routes for
+// the cluster ranges, and the cgroup directories that hold the pods and the node proxy.
+// Shared by every process on the node (tests run in parallel), so each step is idempotent and
+// nothing here is removed while any pod exists.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CLUSTER_CIDR4,
+  CLUSTER_CIDR6,
+  DEFAULT_PREFIX,
+  GATEWAY4,
+  GATEWAY6,
+  GATEWAY_INTERFACE,
+  POD_CIDR4,
+  POD_CIDR6,
+  validatePodName,
+} from './addresses.js';
+import { PodCommandError } from './errors.js';
+import { linkExists, listPodVeths } from './links.js';
+import { cgroup2Mount } from './mountinfo.js';
+import { ipBatch, ipBatchForce, runCommand } from './run-command.js';
+
+export interface NodeNetwork {
+  /** Prefix of every netns, cgroup and veth alias this process creates (run-unique in tests). */
+  prefix: string;
+  /** The interface holding the gateway addresses (a dummy, or an ifb where the kernel has no dummy). */
+  gatewayInterface: string;
+  gateway4: string;
+  gateway6: string;
+  podCidr4: string;
+  podCidr6: string;
+  clusterCidr4: string;
+  clusterCidr6: string;
+  /** Parent of podsCgroup and proxyCgroup: one attach point covering pods and proxy (sockops). */
+  nodeCgroup: string;
+  /** Contains every pod's cgroup directory. */
+  podsCgroup: string;
+  /** For the node proxy's processes (its own cgroup, so pod hooks never catch it). */
+  proxyCgroup: string;
+}
+
+let configuredPrefix: string | undefined;
+const preparedPrefixes = new Set<string>();
+
+/** The prefix set by the last setupNode, if any. */
+export function currentPrefix(): string | undefined {
+  return configuredPrefix;
+}
+
+export function nodeCgroupPath(prefix: string): string {
+  return join(cgroup2Mount(), `${prefix}node`);
+}
+
+export function describeNode(prefix: string): NodeNetwork {
+  const nodeCgroup = nodeCgroupPath(prefix);
+  return {
+    prefix,
+    gatewayInterface: GATEWAY_INTERFACE,
+    gateway4: GATEWAY4,
+    gateway6: GATEWAY6,
+    podCidr4: POD_CIDR4,
+    podCidr6: POD_CIDR6,
+    clusterCidr4: CLUSTER_CIDR4,
+    clusterCidr6: CLUSTER_CIDR6,
+    nodeCgroup,
+    podsCgroup: join(nodeCgroup, 'pods'),
+    proxyCgroup: join(nodeCgroup, 'proxy'),
+  };
+}
+
+/**
+ * Prepares the node for pods (idempotent; cheap when already done). The blackhole routes go in
+ * first, so from the first pod on a packet to an address without a pod is dropped here rather
+ * than sent to the default gateway. Host forwarding is not switched on globally: each pod's
+ * host veth gets forwarding of its own (pod.ts), so the host's other interfaces keep behaving
+ * as a host.
+ */
+export async function setupNode(opts: { prefix?: string } = {}): Promise<NodeNetwork> {
+  const prefix = opts.prefix ?? configuredPrefix ?? DEFAULT_PREFIX;
+  validatePodName('x', prefix);
+  configuredPrefix = prefix;
+  const node = describeNode(prefix);
+  if (!preparedPrefixes.has(prefix) || !linkExists(GATEWAY_INTERFACE)) {
+    await ensureGatewayInterface();
+    await ipBatch([
+      `route replace blackhole ${CLUSTER_CIDR4}`,
+      `route replace blackhole ${CLUSTER_CIDR6}`,
+      `addr replace ${GATEWAY4}/32 dev ${GATEWAY_INTERFACE}`,
+      `addr replace ${GATEWAY6}/128 dev ${GATEWAY_INTERFACE} nodad`,
+      `link set ${GATEWAY_INTERFACE} up`,
+    ]);
+    mkdirSync(node.podsCgroup, { recursive: true });
+    mkdirSync(node.proxyCgroup, { recursive: true });
+    preparedPrefixes.add(prefix);
+  }
+  return node;
+}
+
+/** Forgets that `prefix` was prepared (its cgroup tree was removed). */
+export function forgetPrefix(prefix: string): void {
+  preparedPrefixes.delete(prefix);
+}
+
+async function ensureGatewayInterface(): Promise<void> {
+  if (linkExists(GATEWAY_INTERFACE)) return;
+  // A dummy is the usual holder of addresses that belong to the host and no wire; kernels built
+  // without CONFIG_DUMMY (this VM's) have ifb, which behaves the same for local addresses: the
+  // packets to them are delivered locally and never transmitted through the device.
+  for (const type of ['dummy', 'ifb']) {
+    const r = await runCommand('ip', ['link', 'add', GATEWAY_INTERFACE, 'type', type]);
+    if (r.code === 0 || linkExists(GATEWAY_INTERFACE)) return; // ours, or a parallel process's
+    if (!/Unknown device type|not supported/i.test(r.stderr)) {
+      throw new PodCommandError(`ip link add ${GATEWAY_INTERFACE} type ${type}`, r.code, r.stderr);
+    }
+  }
+  throw new PodCommandError(`ip link add ${GATEWAY_INTERFACE}`, 1, 'neither dummy nor ifb links are available', 'the kernel needs CONFIG_DUMMY or CONFIG_IFB');
+}
+
+/**
+ * Removes the gateway interface and the blackhole routes, but only when no pod of any prefix
+ * exists on the node (another process's pods still need them). Returns whether it removed them.
+ */
+export async function destroyNode(): Promise<boolean> {
+  if ((await listPodVeths()).length > 0) return false;
+  await ipBatchForce([`link del ${GATEWAY_INTERFACE}`, `route del blackhole ${CLUSTER_CIDR4}`, `route del blackhole ${CLUSTER_CIDR6}`]);
+  preparedPrefixes.clear();
+  return true;
+}
