@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Local endpoints (pods), keyed by the cgroup v2 id their sockets belong to. */
+#ifndef MESHD_LIB_ENDPOINTS_H
+#define MESHD_LIB_ENDPOINTS_H
+
+#include "common.h"
+
+/* Default-deny per direction (DirectionPolicy.isDefaultDeny). A direction without the flag
+ * allows whatever no deny entry matches. */
+#define ENDPOINT_F_INGRESS_ENFORCED (1U << 0)
+#define ENDPOINT_F_EGRESS_ENFORCED (1U << 1)
+
+struct endpoint_info {
+	__u32 endpoint_id;
+	__u32 identity;
+	__u32 flags;       /* ENDPOINT_F_* */
+	__be32 ipv4;       /* the pod's address, 0 = unknown: source of unbound UDP sockets */
+	__u32 ipv6[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* cgroup id */
+	__type(value, struct endpoint_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} meshd_endpoints_v1 SEC(".maps");
+
+static __always_inline const struct endpoint_info *endpoint_lookup(__u64 cgroup_id)
+{
+	return bpf_map_lookup_elem(&meshd_endpoints_v1, &cgroup_id);
+}
+
+/* Programs are attached to the endpoint's cgroup and run for its descendants too (container
+ * runtimes put each container in a child cgroup of the pod's). The exact cgroup is tried first;
+ * otherwise the deepest ancestor that is an endpoint. Levels deeper than this are not walked. */
+#define ENDPOINT_MAX_CGROUP_DEPTH 16
+
+static __always_inline const struct endpoint_info *endpoint_of_current_task(void)
+{
+	const struct endpoint_info *ep = endpoint_lookup(bpf_get_current_cgroup_id());
+	int level;
+
+	if (ep)
+		return ep;
+	for (level = ENDPOINT_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			continue;
+		ep = endpoint_lookup(id);
+		if (ep)
+			return ep;
+	}
+	return 0;
+}
+
+static __always_inline const struct endpoint_info *endpoint_of_skb(struct __sk_buff *skb)
+{
+	const struct endpoint_info *ep = endpoint_lookup(bpf_skb_cgroup_id(skb));
+	int level;
+
+	if (ep)
+		return ep;
+	for (level = ENDPOINT_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+
+		if (!id)
+			continue;
+		ep = endpoint_lookup(id);
+		if (ep)
+			return ep;
+	}
+	return 0;
+}
+
+static __always_inline int endpoint_is_enforced(const struct endpoint_info *ep, __u8 dir)
+{
+	return ep->flags & (dir == DIR_EGRESS ? ENDPOINT_F_EGRESS_ENFORCED : ENDPOINT_F_INGRESS_ENFORCED);
+}
+
+#endif /* MESHD_LIB_ENDPOINTS_H */

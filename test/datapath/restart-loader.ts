@@ -1,0 +1,25 @@
+// Child process of restart.test.ts: loads the datapath as an agent would, installs endpoints
+// and a policy, reports the pinned map ids and the program behind one pinned link, then idles
+// until the test SIGKILLs it.
+import { join } from 'node:path';
+import { BpfLink, Datapath } from '../../bpf/index.js';
+import type { NodeNetwork } from '../../agent/index.js';
+import { applyPolicyYaml, datapathOptions, registerMembers, type PodMember } from './datapath-harness.js';
+
+interface LoaderInput {
+  pinRoot: string;
+  node: NodeNetwork;
+  members: PodMember[];
+  policy: string;
+}
+
+const input = JSON.parse(process.argv[2] ?? '{}') as LoaderInput;
+const dp = Datapath.open(datapathOptions(input.node, input.pinRoot));
+registerMembers(dp, input.node, input.members);
+applyPolicyYaml(dp, input.members, input.policy);
+const cgroupId = dp.attachedEndpoints().find((e) => e.id === input.members[0]!.endpointId)!.cgroupId;
+const link = BpfLink.openPinned(join(input.pinRoot, 'links', cgroupId.toString(), 'meshd_connect4'));
+const connect4ProgId = link.info().progId;
+link.close();
+process.stdout.write(`${JSON.stringify({ ready: true, mapIds: dp.mapIds(), connect4ProgId })}\n`);
+setInterval(() => {}, 60_000);

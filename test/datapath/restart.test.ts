@@ -1,0 +1,77 @@
+// The process that loaded the programs dies (SIGKILL, no cleanup): enforcement continues from
+// the pinned links and maps, and the next load reuses the same maps, entries and links.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BpfLink, Datapath } from '../../bpf/index.js';
+import { withPods } from '../../agent/index.js';
+import {
+  FIRST_POD_IDENTITY,
+  LineProcess,
+  assertKernelReady,
+  cnp,
+  datapathOptions,
+  probe,
+  removePinRoot,
+  startPodServer,
+  testPinRoot,
+  timedConnect,
+  type PodMember,
+} from './datapath-harness.js';
+
+const LOADER = fileURLToPath(new URL('./restart-loader.js', import.meta.url));
+
+test('killing the loading process keeps enforcement and the pinned maps, and a second load reuses them', { timeout: 120_000 }, async () => {
+  assertKernelReady();
+  await withPods([{ name: 'client' }, { name: 'server' }], async (pods, node) => {
+    const pinRoot = testPinRoot();
+    const members: PodMember[] = pods.map((p, i) => ({
+      app: ['client', 'server'][i]!,
+      endpointId: i + 1,
+      identity: FIRST_POD_IDENTITY + i,
+      ipv4: p.ipv4,
+      ipv6: p.ipv6,
+      cgroupPath: p.cgroupPath,
+    }));
+    const policy = cnp('client', `  egress:
+    - toEndpoints: [{ matchLabels: { app: server } }]
+      toPorts: [{ ports: [{ port: "7000", protocol: TCP }] }]`);
+    const loader = new LineProcess(spawn(process.execPath, [LOADER, JSON.stringify({ pinRoot, node, members, policy })], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const server = await startPodServer(pods[1]!, 'tcp', 7000);
+    let dp: Datapath | undefined;
+    try {
+      const ready = await loader.waitFor((l) => l['ready'] === true, 30_000);
+      loader.stop(); // SIGKILL: no close(), no unload()
+      await once(loader.child, 'exit');
+
+      const [client] = pods;
+      const target = members[1]!.ipv4;
+      assert.equal((await timedConnect(client!, target, 7002)).code, 'EPERM', 'the deny still holds with no loader alive');
+      assert.equal((await probe(client!, ['tcp', target, '7000'])).ok, true, 'the allow still holds');
+
+      dp = Datapath.open(datapathOptions(node, pinRoot));
+      assert.deepEqual(dp.mapIds(), ready['mapIds'], 'the second load reuses every pinned map');
+      assert.deepEqual(dp.attachedEndpoints().map((e) => e.id).sort(), [1, 2], 'the endpoints are still in the map');
+      assert.equal(dp.ipcache.identityOf(target), members[1]!.identity, 'and the ipcache entries');
+
+      const link = BpfLink.openPinned(join(pinRoot, 'links', pods[0]!.cgroupId.toString(), 'meshd_connect4'));
+      const progId = link.info().progId;
+      link.close();
+      assert.notEqual(progId, ready['connect4ProgId'], "the pinned link now runs the second load's program");
+
+      assert.equal((await timedConnect(client!, target, 7002)).code, 'EPERM', 'enforcement across the swap');
+      assert.equal((await probe(client!, ['tcp', target, '7000'])).ok, true);
+    } finally {
+      server.stop();
+      loader.stop();
+      try {
+        dp?.unload();
+      } finally {
+        removePinRoot(pinRoot);
+      }
+    }
+  });
+});
