@@ -1,8 +1,7 @@
 // IP addresses and prefixes as the maps store them: 16 bytes, IPv4 in the first four (network
-// order) and zeros after, with the family kept beside. Validation is node:net's.
-// Hand-written because the policy layer's CIDR parser is not part of its public entry (yet):
-// this converts only what node:net accepted.
-import { isIPv4, isIPv6 } from 'node:net';
+// order) and zeros after, with the family kept beside. Parsing is the policy layer's (node:net
+// validation, IPv4-mapped IPv6 folded to IPv4 as the kernel sees it); this only lays it out.
+import { parseCidr, parseIp, type Prefix } from '../../policy/index.js';
 import { AF_INET, AF_INET6 } from './constants.js';
 import { DatapathError } from './errors.js';
 
@@ -22,40 +21,28 @@ export interface BinaryPrefix extends BinaryAddress {
 /** Parses an address; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes IPv4, as the
  *  datapath folds them. */
 export function parseAddress(text: string): BinaryAddress {
-  const bytes = Buffer.alloc(16);
-  if (isIPv4(text)) {
-    writeIpv4(text, bytes, 0);
-    return { family: AF_INET, bytes };
-  }
-  if (!isIPv6(text) || text.includes('%')) {
-    throw new DatapathError('MESHD_ERR_DATAPATH_BAD_ADDRESS', `"${text}" is not an IPv4 or IPv6 address`);
-  }
-  const [head = '', tail] = text.split('::');
-  const headWords = words(head);
-  const tailWords = tail === undefined ? [] : words(tail);
-  const all = [...headWords, ...new Array<number>(8 - headWords.length - tailWords.length).fill(0), ...tailWords];
-  all.forEach((w, i) => bytes.writeUInt16BE(w, i * 2));
-  if (isV4Mapped(bytes)) {
-    const v4 = Buffer.alloc(16);
-    bytes.copy(v4, 0, 12, 16);
-    return { family: AF_INET, bytes: v4 };
-  }
-  return { family: AF_INET6, bytes };
+  const parsed = parseIp(text);
+  if (!parsed.ok) throw new DatapathError('MESHD_ERR_DATAPATH_BAD_ADDRESS', parsed.error);
+  const { family, bytes } = toBinary(parsed.prefix);
+  return { family, bytes };
 }
 
 /** `a.b.c.d/n`, `ipv6/n`, or a bare address (a full-length prefix). Host bits are cleared. */
 export function parsePrefix(text: string): BinaryPrefix {
-  const slash = text.indexOf('/');
-  const address = parseAddress(slash < 0 ? text : text.slice(0, slash));
-  const max = address.family === AF_INET ? 32 : 128;
-  const lengthText = slash < 0 ? String(max) : text.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(lengthText) || Number(lengthText) > max) {
-    throw new DatapathError('MESHD_ERR_DATAPATH_BAD_ADDRESS', `"${text}": prefix length must be 0–${max}`);
+  const parsed = text.includes('/') ? parseCidr(text) : parseIp(text);
+  if (!parsed.ok) throw new DatapathError('MESHD_ERR_DATAPATH_BAD_ADDRESS', `"${text}": ${parsed.error}`);
+  return toBinary(parsed.prefix);
+}
+
+function toBinary(prefix: Prefix): BinaryPrefix {
+  const bytes = Buffer.alloc(16);
+  const width = prefix.family === 4 ? 4 : 16;
+  let bits = prefix.bits;
+  for (let i = width - 1; i >= 0; i--) {
+    bytes[i] = Number(bits & 0xffn);
+    bits >>= 8n;
   }
-  const length = Number(lengthText);
-  const bytes = Buffer.from(address.bytes);
-  for (let bit = length; bit < max; bit++) bytes[bit >> 3]! &= ~(0x80 >> (bit & 7));
-  return { family: address.family, bytes, length };
+  return { family: prefix.family === 4 ? AF_INET : AF_INET6, bytes, length: prefix.length };
 }
 
 export function formatAddress(family: number, bytes: Buffer): string {
@@ -73,28 +60,4 @@ export function formatAddress(family: number, bytes: Buffer): string {
   const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
   if (bestStart < 0) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
-}
-
-function writeIpv4(text: string, out: Buffer, offset: number): void {
-  text.split('.').forEach((octet, i) => out.writeUInt8(Number(octet), offset + i));
-}
-
-function words(part: string): number[] {
-  if (part === '') return [];
-  const out: number[] = [];
-  for (const group of part.split(':')) {
-    if (group.includes('.')) {
-      const b = Buffer.alloc(4);
-      writeIpv4(group, b, 0);
-      out.push(b.readUInt16BE(0), b.readUInt16BE(2));
-    } else {
-      out.push(Number.parseInt(group, 16));
-    }
-  }
-  return out;
-}
-
-function isV4Mapped(b: Buffer): boolean {
-  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
-  return b[10] === 0xff && b[11] === 0xff;
 }
