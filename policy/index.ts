@@ -4,6 +4,9 @@ export * from './errors.js';
 export type * from './model.js';
 export { ENTITIES, PROTOCOLS } from './model.js';
 export { loadPolicySources, loadPolicyText } from './load/load-sources.js';
+// YAML/JSON with file:line:col for any field; other layers' file formats use it too.
+export { parseSource as parseYamlSource } from './load/yaml-source.js';
+export type { ParsedSource as ParsedYamlSource, ParsedDocument as ParsedYamlDocument, FieldPath } from './load/yaml-source.js';
 export type { LoadResult, FileLoadResult, PolicyWarning } from './load/load-sources.js';
 export { Repository } from './resolve/repository.js';
 export { policyKey, policyDisplayName } from './policy-ref.js';

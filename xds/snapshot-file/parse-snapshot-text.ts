@@ -15,7 +15,7 @@ import { ClusterSchema, type Cluster } from '../generated/envoy/config/cluster/v
 import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '../generated/envoy/config/endpoint/v3/endpoint_pb.js';
 import { SecretSchema, type Secret } from '../generated/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
 import type { XdsSnapshotFileProblem } from './errors.js';
-import { parseYamlDocuments, type FieldPath, type YamlDocument } from './yaml-documents.js';
+import { parseYamlSource, type FieldPath, type ParsedYamlDocument as YamlDocument } from '../../policy/index.js';
 
 /** A resource of a type other than the five Envoy kinds (meshd's own types), with its schema. */
 export interface ExtraResource {
@@ -64,7 +64,7 @@ const TOP_LEVEL_HINT = 'a snapshot document holds only version, resources, stati
 export function parseSnapshotText(file: string, text: string): { contents: SnapshotFileContents; problems: XdsSnapshotFileProblem[] } {
   const contents: SnapshotFileContents = { file, version: undefined, listeners: [], routes: [], clusters: [], endpoints: [], secrets: [], extra: new Map() };
   const problems: XdsSnapshotFileProblem[] = [];
-  const { documents, syntaxProblems } = parseYamlDocuments(file, text);
+  const { documents, syntaxProblems } = parseYamlSource(file, text);
   for (const s of syntaxProblems) problems.push({ code: 'MESHD_ERR_XDS_SNAPSHOT_FILE_SYNTAX', message: s.message, path: '', position: s.position });
   if (syntaxProblems.length > 0) return { contents, problems };
   const names = new Map<string, Map<string, string>>(); // typeUrl → name → display path of its first definition
