@@ -185,14 +185,21 @@ export class Datapath {
    *  when the last program using it finishes. */
   replacePolicy(endpointId: number, content: PolicyMapContent): void {
     this.#assertOpen();
-    const inner = BpfMap.create({
-      type: 'lpm_trie',
-      keySize: STRUCT_LAYOUTS.policy_key.size,
-      valueSize: STRUCT_LAYOUTS.policy_value.size,
-      maxEntries: Math.max(1, content.entries.length),
-      flags: BPF_F_NO_PREALLOC,
-      name: `meshd_pol_${endpointId}`.slice(0, 15),
-    });
+    const mapUpdateError = (err: unknown) =>
+      new DatapathError('MESHD_ERR_DATAPATH_MAP_UPDATE', `policy of endpoint ${endpointId}: ${(err as Error).message}`, { cause: err });
+    let inner: BpfMap;
+    try {
+      inner = BpfMap.create({
+        type: 'lpm_trie',
+        keySize: STRUCT_LAYOUTS.policy_key.size,
+        valueSize: STRUCT_LAYOUTS.policy_value.size,
+        maxEntries: Math.max(1, content.entries.length),
+        flags: BPF_F_NO_PREALLOC,
+        name: `meshd_pol_${endpointId}`.slice(0, 15),
+      });
+    } catch (err) {
+      throw mapUpdateError(err);
+    }
     try {
       if (content.entries.length > 0) {
         inner.updateBatch(
@@ -202,7 +209,7 @@ export class Datapath {
       }
       this.#maps.policy.setInner(encodeU32Key(endpointId), inner);
     } catch (err) {
-      throw new DatapathError('MESHD_ERR_DATAPATH_MAP_UPDATE', `policy of endpoint ${endpointId}: ${(err as Error).message}`, { cause: err });
+      throw mapUpdateError(err);
     } finally {
       inner.close();
     }

@@ -14,7 +14,9 @@ export class IpcacheTable {
 
   /** `10.244.0.12/32`, `fd44:244::/64`, or a bare address. */
   upsert(prefix: string, identity: number): void {
-    this.#wrap(() => this.#map.update(encodeIpcacheKey(parsePrefix(prefix)), encodeIpcacheValue(identity)));
+    // Parsed outside the wrapper, so a bad prefix is MESHD_ERR_DATAPATH_BAD_ADDRESS, not a map error.
+    const key = encodeIpcacheKey(parsePrefix(prefix));
+    this.#wrap(() => this.#map.update(key, encodeIpcacheValue(identity)));
   }
 
   delete(prefix: string): boolean {
