@@ -1,5 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BpfObject, BpfSystemError, setLibbpfLogger, type BpfLogger } from './index.js';
 import { openFds, removePinDir, requireBpfKernel, testPinDir } from './testing/kernel-fixtures.js';
 import { removeTestPrograms, testProgramPath } from './testing/test-programs.js';
@@ -88,6 +91,25 @@ describe('BpfObject', () => {
         return true;
       },
     );
+  });
+
+  test("words libbpf's own error numbers, e.g. for a file that is not an ELF object", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshd-addon-'));
+    const path = join(dir, 'not-elf.bpf.o');
+    writeFileSync(path, 'not an ELF object\n');
+    try {
+      assert.throws(
+        () => BpfObject.open(path),
+        (error) => {
+          // 4001 is LIBBPF_ERRNO__FORMAT: strerror alone says "unknown error 4001".
+          const failure = assertSystemError(error, 'E4001', -4001, 'bpf_object__open_file');
+          assert.match(failure.message, /^E4001: BPF object format invalid, bpf_object__open_file '/);
+          return true;
+        },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('ends the message of a verifier rejection with the tail of the verifier log', () => {

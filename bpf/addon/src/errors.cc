@@ -1,5 +1,6 @@
 #include "errors.h"
 
+#include <bpf/libbpf.h>
 #include <string.h>
 
 #include <cctype>
@@ -17,9 +18,20 @@ std::string ErrnoCode(int err) {
 static std::string Describe(int err) {
   if (err == kErrnoNotSupp) return "operation not supported for this map or program type";
   char buf[256];
-  std::string text = strerror_r(err, buf, sizeof buf);  // GNU variant: returns the message
-  // Node's system errors use libuv's lower-case wording ("no such file or directory").
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  std::string text;
+  if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END) {
+    // libbpf's own numbers (LIBBPF_ERRNO__*, e.g. 4001 for a file that is not ELF): strerror
+    // only knows them as "Unknown error 4001", libbpf_strerror has their words.
+    libbpf_strerror(err, buf, sizeof buf);
+    text = buf;
+  } else {
+    text = strerror_r(err, buf, sizeof buf);  // GNU variant: returns the message
+  }
+  // Node's system errors use libuv's lower-case wording ("no such file or directory"); an
+  // acronym ("BPF object format invalid") keeps its capitals.
+  if (text.size() > 1 && std::islower(static_cast<unsigned char>(text[1]))) {
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
   return text;
 }
 
