@@ -17,7 +17,7 @@ export { parseEndpoints, loadEndpointsFile } from './resolve/endpoints-file.js';
 export { traceFlow } from './trace/trace-flow.js';
 export type { TraceOptions, TraceResult, TraceSide, TracePeer } from './trace/trace-flow.js';
 export { parseKafkaApiKeyArg, kafkaApiKeyName, KAFKA_ROLE_API_KEYS } from './l7/index.js';
-export { parseCidr, parseIp, prefixContains, ipInPrefix } from './cidr/index.js';
+export { parseCidr, parseIp, prefixContains, ipInPrefix, formatIpAddress } from './cidr/index.js';
 export type { Prefix, ParseCidrResult, ParseIpResult, IpFamily } from './cidr/index.js';
 export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors } from './identity/index.js';
 export { LabelSet, endpointLabels, matchesSelector, selectorKey } from './labels/index.js';

@@ -1,7 +1,8 @@
 // IP addresses and prefixes as the maps store them: 16 bytes, IPv4 in the first four (network
-// order) and zeros after, with the family kept beside. Parsing is the policy layer's (node:net
-// validation, IPv4-mapped IPv6 folded to IPv4 as the kernel sees it); this only lays it out.
-import { parseCidr, parseIp, type Prefix } from '../../policy/index.js';
+// order) and zeros after, with the family kept beside. Parsing and formatting are the policy
+// layer's (node:net validation, IPv4-mapped IPv6 folded to IPv4 as the kernel sees it, RFC 5952
+// text); this only lays the bytes out.
+import { formatIpAddress, parseCidr, parseIp, type Prefix } from '../../policy/index.js';
 import { AF_INET, AF_INET6 } from './constants.js';
 import { DatapathError } from './errors.js';
 
@@ -45,19 +46,9 @@ function toBinary(prefix: Prefix): BinaryPrefix {
   return { family: prefix.family === 4 ? AF_INET : AF_INET6, bytes, length: prefix.length };
 }
 
+/** Canonical text (RFC 5952) of an address as the maps store it; the policy layer formats. */
 export function formatAddress(family: number, bytes: Buffer): string {
-  if (family === AF_INET) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2));
-  // RFC 5952: the longest run of two or more zero groups becomes `::`.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+  return family === AF_INET
+    ? formatIpAddress({ family: 4, bits: BigInt(bytes.readUInt32BE(0)) })
+    : formatIpAddress({ family: 6, bits: BigInt(`0x${bytes.toString('hex', 0, 16)}`) });
 }

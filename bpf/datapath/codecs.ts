@@ -72,16 +72,6 @@ export function encodeConfig(c: DatapathConfigValue): Buffer {
   return b;
 }
 
-export function decodeConfig(b: Buffer): DatapathConfigValue {
-  const o = L.datapath_config.offsets;
-  return {
-    sampleAllowed: b.readUInt32LE(o.sample_allowed),
-    flags: b.readUInt32LE(o.flags),
-    proxyIpv4: Buffer.from(b.subarray(o.proxy_ipv4, o.proxy_ipv4 + 4)),
-    proxyIpv6: Buffer.from(b.subarray(o.proxy_ipv6, o.proxy_ipv6 + 16)),
-  };
-}
-
 export function encodeU32Key(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0);

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfLink, BpfMap, type BpfLogger, type BpfProgram } from '../addon/index.js';
+import { BpfLink, BpfMap, DEFAULT_PIN_ROOT, type BpfLogger, type BpfProgram } from '../addon/index.js';
 import { cgroupIdOf, ensureBpffs, loadObject, type LoadedObject } from './load.js';
 import { AF_INET, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, IPPROTO, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM } from './constants.js';
 import {
@@ -31,7 +31,6 @@ import { EventHub, type EventStream } from './events.js';
 import { IpcacheTable } from './ipcache-table.js';
 import type { PolicyMapContent } from './policy-entries.js';
 
-import { DEFAULT_PIN_ROOT } from '../addon/index.js';
 /** From dist/bpf/datapath/ to the repository root, where bpf/progs/Makefile writes build/bpf. */
 const DEFAULT_OBJECT_DIR = fileURLToPath(new URL('../../../build/bpf/', import.meta.url));
 
@@ -367,18 +366,24 @@ export class Datapath {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       try {
-        const link = BpfLink.openPinned(path);
-        try {
-          link.detach();
-        } finally {
-          link.close();
-        }
+        this.#removePinnedLink(path);
       } catch (err) {
         this.#logger?.warn(`datapath: detaching ${path}: ${(err as Error).message}`);
+        rmSync(path, { force: true });
       }
-      rmSync(path, { force: true });
     }
     rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Detaches the pinned link for every holder and removes its pin. */
+  #removePinnedLink(path: string): void {
+    const link = BpfLink.openPinned(path);
+    try {
+      link.detach();
+    } finally {
+      link.close();
+    }
+    rmSync(path, { force: true });
   }
 
   /** After a restart: every pinned link runs the old (still loaded) program; swap in ours. */
@@ -414,12 +419,7 @@ export class Datapath {
       this.#program(SK_MSG_PROGRAM).attachSockMap(this.#maps.sockhash);
     } else {
       const path = this.#linkPath(cgroupId, SOCKOPS_PROGRAM);
-      if (existsSync(path)) {
-        const link = BpfLink.openPinned(path);
-        link.detach();
-        link.close();
-        rmSync(path, { force: true });
-      }
+      if (existsSync(path)) this.#removePinnedLink(path);
       try {
         this.#program(SK_MSG_PROGRAM).detachSockMap(this.#maps.sockhash);
       } catch {

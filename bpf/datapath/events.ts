@@ -35,7 +35,7 @@ const DIRECTION_NAMES = invert(DIRECTION);
 const VERDICT_NAMES = invert(VERDICT);
 const HOOK_NAMES = invert(HOOK);
 
-export function decodeEvent(record: Buffer): DatapathEvent | undefined {
+function decodeEvent(record: Buffer): DatapathEvent | undefined {
   if (record.length < VERDICT_EVENT_SIZE) return undefined;
   const e = decodeVerdictEvent(record);
   return {
