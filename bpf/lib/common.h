@@ -71,6 +71,16 @@ union meshd_addr {
 	})
 #define SK_LOAD32(sk, field) LOAD32(sk, struct bpf_sock, field)
 
+/* A 16-byte address between stack, map values and ring buffer records. Not for reading context
+ * or socket fields: the verifier wants those as single loads at fixed offsets (LOAD32 below). */
+static __always_inline void addr_copy(__u32 dst[4], const __u32 src[4])
+{
+	dst[0] = src[0];
+	dst[1] = src[1];
+	dst[2] = src[2];
+	dst[3] = src[3];
+}
+
 static __always_inline int ipv6_is_v4mapped(const __u32 a[4])
 {
 	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0x0000ffff);

@@ -36,15 +36,19 @@ static __always_inline const struct endpoint_info *endpoint_lookup(__u64 cgroup_
  * otherwise the deepest ancestor that is an endpoint. Levels deeper than this are not walked. */
 #define ENDPOINT_MAX_CGROUP_DEPTH 16
 
-static __always_inline const struct endpoint_info *endpoint_of_current_task(void)
+/* `skb` is 0 for the socket hooks (the current task's cgroup) and the packet for cgroup_skb (its
+ * socket's cgroup). Both callers below pass a constant `of_skb`, so each program type keeps
+ * only the helpers it may call. */
+static __always_inline const struct endpoint_info *endpoint_of_cgroup(const int of_skb, struct __sk_buff *skb)
 {
-	const struct endpoint_info *ep = endpoint_lookup(bpf_get_current_cgroup_id());
+	const struct endpoint_info *ep;
 	int level;
 
+	ep = endpoint_lookup(of_skb ? bpf_skb_cgroup_id(skb) : bpf_get_current_cgroup_id());
 	if (ep)
 		return ep;
 	for (level = ENDPOINT_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		__u64 id = of_skb ? bpf_skb_ancestor_cgroup_id(skb, level) : bpf_get_current_ancestor_cgroup_id(level);
 
 		if (!id)
 			continue;
@@ -55,23 +59,14 @@ static __always_inline const struct endpoint_info *endpoint_of_current_task(void
 	return 0;
 }
 
+static __always_inline const struct endpoint_info *endpoint_of_current_task(void)
+{
+	return endpoint_of_cgroup(0, 0);
+}
+
 static __always_inline const struct endpoint_info *endpoint_of_skb(struct __sk_buff *skb)
 {
-	const struct endpoint_info *ep = endpoint_lookup(bpf_skb_cgroup_id(skb));
-	int level;
-
-	if (ep)
-		return ep;
-	for (level = ENDPOINT_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
-		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
-
-		if (!id)
-			continue;
-		ep = endpoint_lookup(id);
-		if (ep)
-			return ep;
-	}
-	return 0;
+	return endpoint_of_cgroup(1, skb);
 }
 
 static __always_inline int endpoint_is_enforced(const struct endpoint_info *ep, __u8 dir)

@@ -55,10 +55,7 @@ static __always_inline __u32 ipcache_identity6(const __u32 addr[4])
 
 	key.prefixlen = IPCACHE_PREFIX_BASE + 128;
 	key.family = AF_INET6;
-	key.addr[0] = addr[0];
-	key.addr[1] = addr[1];
-	key.addr[2] = addr[2];
-	key.addr[3] = addr[3];
+	addr_copy(key.addr, addr);
 	v = bpf_map_lookup_elem(&meshd_ipcache_v1, &key);
 	return v ? v->identity : WORLD_IPV6_ID;
 }

@@ -105,10 +105,7 @@ struct {
 
 static __always_inline void orig_dst_from_state(struct orig_dst *o, const struct sock_state *st)
 {
-	o->addr[0] = st->orig_addr[0];
-	o->addr[1] = st->orig_addr[1];
-	o->addr[2] = st->orig_addr[2];
-	o->addr[3] = st->orig_addr[3];
+	addr_copy(o->addr, st->orig_addr);
 	o->port = st->orig_port;
 	o->family = st->family;
 	o->protocol = st->protocol;

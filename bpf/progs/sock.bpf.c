@@ -120,21 +120,9 @@ static __always_inline void read_src(struct bpf_sock *sk, const struct endpoint_
 		f->saddr.v6[1] = sk->src_ip6[1];
 		f->saddr.v6[2] = sk->src_ip6[2];
 		f->saddr.v6[3] = sk->src_ip6[3];
-		if (!(f->saddr.v6[0] | f->saddr.v6[1] | f->saddr.v6[2] | f->saddr.v6[3])) {
-			f->saddr.v6[0] = ep->ipv6[0];
-			f->saddr.v6[1] = ep->ipv6[1];
-			f->saddr.v6[2] = ep->ipv6[2];
-			f->saddr.v6[3] = ep->ipv6[3];
-		}
+		if (!(f->saddr.v6[0] | f->saddr.v6[1] | f->saddr.v6[2] | f->saddr.v6[3]))
+			addr_copy(f->saddr.v6, ep->ipv6);
 	}
-}
-
-static __always_inline void copy_addr(__u32 dst[4], const __u32 src[4])
-{
-	dst[0] = src[0];
-	dst[1] = src[1];
-	dst[2] = src[2];
-	dst[3] = src[3];
 }
 
 static __always_inline void emit_event(struct bpf_sock_addr *ctx, const struct endpoint_info *ep, const struct sock_flow *f,
@@ -148,8 +136,8 @@ static __always_inline void emit_event(struct bpf_sock_addr *ctx, const struct e
 	e->endpoint_id = ep->endpoint_id;
 	e->local_identity = ep->identity;
 	e->peer_identity = peer;
-	copy_addr(e->saddr, f->saddr.v6);
-	copy_addr(e->daddr, f->daddr.v6);
+	addr_copy(e->saddr, f->saddr.v6);
+	addr_copy(e->daddr, f->daddr.v6);
 	e->sport = f->sport;
 	e->dport = f->dport;
 	e->family = f->family;
@@ -169,7 +157,7 @@ static __always_inline void udp_peer_record(struct bpf_sock_addr *ctx, __u8 fami
 	__u64 now = bpf_ktime_get_ns();
 
 	key.cookie = bpf_get_socket_cookie(ctx);
-	copy_addr(key.addr, addr);
+	addr_copy(key.addr, addr);
 	key.port = port;
 	key.family = family;
 	bpf_map_update_elem(&meshd_udp_peers_v1, &key, &now, BPF_ANY);
@@ -186,7 +174,7 @@ static __always_inline int proxy_address(const struct datapath_config *cfg, __u8
 		out[3] = 0;
 		return out[0] != 0;
 	}
-	copy_addr(out, cfg->proxy_ipv6);
+	addr_copy(out, cfg->proxy_ipv6);
 	return (out[0] | out[1] | out[2] | out[3]) != 0;
 }
 
@@ -230,8 +218,8 @@ static __always_inline int sock_egress(struct bpf_sock_addr *ctx, const int is_v
 	if (pv.verdict == VERDICT_REDIRECTED && st) {
 		__be16 proxy_port = bpf_htons(pv.proxy_port);
 
-		copy_addr(st->orig_addr, f->daddr.v6);
-		copy_addr(st->proxy_addr, proxy);
+		addr_copy(st->orig_addr, f->daddr.v6);
+		addr_copy(st->proxy_addr, proxy);
 		st->orig_port = f->dport;
 		st->proxy_port = proxy_port;
 		st->family = f->family;
@@ -248,8 +236,8 @@ static __always_inline int sock_egress(struct bpf_sock_addr *ctx, const int is_v
 			struct orig_dst_key key = {};
 			struct orig_dst val = {};
 
-			copy_addr(key.client_addr, f->saddr.v6);
-			copy_addr(key.proxy_addr, proxy);
+			addr_copy(key.client_addr, f->saddr.v6);
+			addr_copy(key.proxy_addr, proxy);
 			key.client_port = f->is_unconnected_udp ? f->sport : 0;
 			key.proxy_port = proxy_port;
 			key.family = f->family;
@@ -407,8 +395,8 @@ static __always_inline const struct orig_dst *orig_dst_of_accepted(struct bpf_so
 			key.proxy_addr[0] = p[3];
 		} else {
 			key.family = AF_INET6;
-			copy_addr(key.client_addr, c);
-			copy_addr(key.proxy_addr, p);
+			addr_copy(key.client_addr, c);
+			addr_copy(key.proxy_addr, p);
 		}
 	}
 	o = bpf_map_lookup_elem(&meshd_orig_dst_v1, &key);
@@ -464,7 +452,7 @@ int meshd_getsockopt(struct bpf_sockopt *ctx)
 			sin6->addr[2] = bpf_htonl(0x0000ffff);
 			sin6->addr[3] = o->addr[0];
 		} else {
-			copy_addr(sin6->addr, o->addr);
+			addr_copy(sin6->addr, o->addr);
 		}
 		sin6->scope_id = 0;
 		ctx->optlen = sizeof(*sin6);

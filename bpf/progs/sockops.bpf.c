@@ -18,6 +18,18 @@ static __always_inline int acceleration_enabled(void)
 	return cfg && (cfg->flags & CONFIG_F_SOCKET_ACCELERATION);
 }
 
+/* The tuple-map key of an app↔proxy TCP connection; each side passes its own tuple's halves. */
+static __always_inline void tcp_orig_dst_key(struct orig_dst_key *k, const __u32 client_addr[4], __be16 client_port,
+					     const __u32 proxy_addr[4], __be16 proxy_port, __u8 family)
+{
+	addr_copy(k->client_addr, client_addr);
+	addr_copy(k->proxy_addr, proxy_addr);
+	k->client_port = client_port;
+	k->proxy_port = proxy_port;
+	k->family = family;
+	k->protocol = IPPROTO_TCP_NUM;
+}
+
 /* The app side: this socket was redirected by connect4/6 (socket storage says so). */
 static __always_inline void sockops_active_established(struct bpf_sock_ops *skops)
 {
@@ -33,12 +45,7 @@ static __always_inline void sockops_active_established(struct bpf_sock_ops *skop
 	if (!st || !(st->flags & SOCK_F_REDIRECTED))
 		return;
 	SOCK_KEY_FROM_CTX(&skey, skops, struct bpf_sock_ops);
-	__builtin_memcpy(okey.client_addr, skey.local_addr, 16);
-	__builtin_memcpy(okey.proxy_addr, skey.remote_addr, 16);
-	okey.client_port = skey.local_port;
-	okey.proxy_port = skey.remote_port;
-	okey.family = skey.family;
-	okey.protocol = IPPROTO_TCP_NUM;
+	tcp_orig_dst_key(&okey, skey.local_addr, skey.local_port, skey.remote_addr, skey.remote_port, skey.family);
 	orig_dst_from_state(&val, st);
 	bpf_map_update_elem(&meshd_orig_dst_v1, &okey, &val, BPF_ANY);
 
@@ -55,12 +62,7 @@ static __always_inline void sockops_passive_established(struct bpf_sock_ops *sko
 	if (!acceleration_enabled())
 		return;
 	SOCK_KEY_FROM_CTX(&skey, skops, struct bpf_sock_ops);
-	__builtin_memcpy(okey.client_addr, skey.remote_addr, 16);
-	__builtin_memcpy(okey.proxy_addr, skey.local_addr, 16);
-	okey.client_port = skey.remote_port;
-	okey.proxy_port = skey.local_port;
-	okey.family = skey.family;
-	okey.protocol = IPPROTO_TCP_NUM;
+	tcp_orig_dst_key(&okey, skey.remote_addr, skey.remote_port, skey.local_addr, skey.local_port, skey.family);
 	if (!bpf_map_lookup_elem(&meshd_orig_dst_v1, &okey))
 		return;
 	bpf_sock_hash_update(skops, &meshd_sockhash_v1, &skey, BPF_ANY);
