@@ -89,6 +89,16 @@ describe('kernel enforcement between pods', () => {
 
         const allowed = await probe(other, ['tcp', members[1]!.ipv4, '7000']);
         assert.equal(allowed.ok, true, JSON.stringify(allowed));
+        const allowedUdp = await probe(other, ['udp', members[1]!.ipv4, '7001']);
+        assert.equal(allowedUdp.ok, true, JSON.stringify(allowedUdp));
+        // The servers do report what reaches them (so the zero counts above can fail), and
+        // nothing of the denied client ever did.
+        const reachedServer = (lines: Array<Record<string, unknown>>, key: string) =>
+          lines.filter((l) => l[key]).map((l) => (l[key] as { address: string }).address);
+        await tcp.waitFor((l) => l['accepted'] !== undefined);
+        await udp.waitFor((l) => l['datagram'] !== undefined);
+        assert.deepEqual(reachedServer(tcp.lines, 'accepted'), [`::ffff:${members[2]!.ipv4}`], 'only the allowed pod was accepted');
+        assert.deepEqual(reachedServer(udp.lines, 'datagram'), [members[2]!.ipv4], 'only the allowed pod was received');
 
         // Replies to the server's own outgoing TCP and UDP are not judged as new ingress.
         const out = await probe(server, ['tcp', members[0]!.ipv4, '7100']);

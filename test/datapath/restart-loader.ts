@@ -1,5 +1,5 @@
 // Child process of restart.test.ts: loads the datapath as an agent would, installs endpoints
-// and a policy, reports the pinned map ids and the program behind one pinned link, then idles
+// and a policy, reports the pinned map ids, and one pinned link's id and the program behind it, then idles
 // until the test SIGKILLs it.
 import { join } from 'node:path';
 import { BpfLink, Datapath } from '../../bpf/index.js';
@@ -19,7 +19,7 @@ registerMembers(dp, input.node, input.members);
 applyPolicyYaml(dp, input.members, input.policy);
 const cgroupId = dp.attachedEndpoints().find((e) => e.id === input.members[0]!.endpointId)!.cgroupId;
 const link = BpfLink.openPinned(join(input.pinRoot, 'links', cgroupId.toString(), 'meshd_connect4'));
-const connect4ProgId = link.info().progId;
+const { id: connect4LinkId, progId: connect4ProgId } = link.info();
 link.close();
-process.stdout.write(`${JSON.stringify({ ready: true, mapIds: dp.mapIds(), connect4ProgId })}\n`);
+process.stdout.write(`${JSON.stringify({ ready: true, mapIds: dp.mapIds(), connect4LinkId, connect4ProgId })}\n`);
 setInterval(() => {}, 60_000);

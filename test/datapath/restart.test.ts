@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfLink, Datapath } from '../../bpf/index.js';
+import { BpfLink, Datapath, MAP_NAMES } from '../../bpf/index.js';
 import { withPods } from '../../agent/index.js';
 import {
   FIRST_POD_IDENTITY,
@@ -52,14 +52,19 @@ test('killing the loading process keeps enforcement and the pinned maps, and a s
       assert.equal((await timedConnect(client!, target, 7002)).code, 'EPERM', 'the deny still holds with no loader alive');
       assert.equal((await probe(client!, ['tcp', target, '7000'])).ok, true, 'the allow still holds');
 
+      // Every pinned map, with a real id: two empty records would also be equal.
+      const firstIds = ready['mapIds'] as Record<string, number>;
+      assert.deepEqual(Object.keys(firstIds).sort(), Object.values(MAP_NAMES).sort(), 'the loader reported every map');
+      assert.ok(Object.values(firstIds).every((id) => id > 0), JSON.stringify(firstIds));
       dp = Datapath.open(datapathOptions(node, pinRoot));
-      assert.deepEqual(dp.mapIds(), ready['mapIds'], 'the second load reuses every pinned map');
+      assert.deepEqual(dp.mapIds(), firstIds, 'the second load reuses every pinned map');
       assert.deepEqual(dp.attachedEndpoints().map((e) => e.id).sort(), [1, 2], 'the endpoints are still in the map');
       assert.equal(dp.ipcache.identityOf(target), members[1]!.identity, 'and the ipcache entries');
 
       const link = BpfLink.openPinned(join(pinRoot, 'links', pods[0]!.cgroupId.toString(), 'meshd_connect4'));
-      const progId = link.info().progId;
+      const { id: linkId, progId } = link.info();
       link.close();
+      assert.equal(linkId, ready['connect4LinkId'], 'the same pinned link, not a new attachment');
       assert.notEqual(progId, ready['connect4ProgId'], "the pinned link now runs the second load's program");
 
       assert.equal((await timedConnect(client!, target, 7002)).code, 'EPERM', 'enforcement across the swap');
