@@ -11,7 +11,7 @@ const POLL_MS = 5;
 const REMOVE_DEADLINE_MS = 3000;
 
 /** Pids in the cgroup `dir` and every cgroup below it. */
-export function cgroupPids(dir: string): number[] {
+function cgroupPids(dir: string): number[] {
   const pids: number[] = [];
   const visit = (d: string) => {
     let entries;
@@ -28,7 +28,7 @@ export function cgroupPids(dir: string): number[] {
 }
 
 /** Pids of every process whose network namespace is the one bind-mounted at `netnsPath`. */
-export function netnsPids(netnsPath: string): number[] {
+function netnsPids(netnsPath: string): number[] {
   let target: string;
   try {
     target = `net:[${statSync(netnsPath).ino}]`;
@@ -49,7 +49,7 @@ export function netnsPids(netnsPath: string): number[] {
 
 function killPids(pids: readonly number[]): void {
   for (const pid of pids) {
-    if (pid === process.pid || pid <= 1) continue; // never this process (it may have entered a pod's netns)
+    if (pid === process.pid || pid <= 1) continue; // never this process (it may have entered a pod's netns or cgroup)
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -58,13 +58,23 @@ function killPids(pids: readonly number[]): void {
   }
 }
 
-/** SIGKILLs everything in the cgroup subtree (cgroup.kill, Linux 5.14+; else pid by pid) and in the netns. */
-export function killPodProcesses(cgroupDir: string | undefined, netnsPath: string | undefined): void {
+/**
+ * SIGKILLs everything in the cgroup subtree and in the netns, except this process. cgroup.kill
+ * (Linux 5.14+) also catches tasks forking while it runs, but it kills every member, the writer
+ * included: it is used only when this process is not in the subtree; otherwise (and on older
+ * kernels) the pids are killed one by one, as for the netns.
+ */
+function killPodProcesses(cgroupDir: string | undefined, netnsPath: string | undefined): void {
   if (cgroupDir !== undefined && existsSync(cgroupDir)) {
-    try {
-      writeFileSync(join(cgroupDir, 'cgroup.kill'), '1');
-    } catch {
-      killPids(cgroupPids(cgroupDir));
+    const pids = cgroupPids(cgroupDir);
+    if (pids.includes(process.pid)) {
+      killPids(pids);
+    } else {
+      try {
+        writeFileSync(join(cgroupDir, 'cgroup.kill'), '1');
+      } catch {
+        killPids(pids);
+      }
     }
   }
   if (netnsPath !== undefined) killPids(netnsPids(netnsPath));

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cgroup2Mount, cleanupAll, createPod, deletePod, setupNode, testPrefix, withPods, type Pod } from '../../agent/index.js';
-import type { ChildReport } from './pods-child.js';
+import type { ChildReport, SelfInCgroupReport } from './pods-child.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./pods-child.js', import.meta.url));
 const TEST_TIMEOUT_MS = 30_000;
@@ -86,25 +86,25 @@ async function nodeInPod(pod: Pod, script: string, args: string[]): Promise<stri
   return r.stdout.trim();
 }
 
-async function readChildReport(child: ChildProcess): Promise<ChildReport> {
+async function readChildReport<T = ChildReport>(child: ChildProcess): Promise<T> {
   let out = '';
   child.stdout!.setEncoding('utf8');
-  return await new Promise<ChildReport>((resolve, reject) => {
+  return await new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child test process printed no report: ${out}`)), 15_000);
     child.stdout!.on('data', (d: string) => {
       out += d;
       const newline = out.indexOf('\n');
       if (newline >= 0) {
         clearTimeout(timer);
-        resolve(JSON.parse(out.slice(0, newline)) as ChildReport);
+        resolve(JSON.parse(out.slice(0, newline)) as T);
       }
     });
     child.once('exit', (code, signal) => reject(new Error(`child test process ended (${code ?? signal}) before its report: ${out}`)));
   });
 }
 
-function startChild(count: number): ChildProcess {
-  return spawn(process.execPath, [CHILD_SCRIPT, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startChild(mode: number | 'self-in-cgroup'): ChildProcess {
+  return spawn(process.execPath, [CHILD_SCRIPT, String(mode)], { stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
 describe('pods', { timeout: 120_000 }, () => {
@@ -126,7 +126,7 @@ describe('pods', { timeout: 120_000 }, () => {
     assert.ok(blackholes4.some((r) => r.dst === '10.244.0.0/16'), JSON.stringify(blackholes4));
     assert.ok(blackholes6.some((r) => r.dst === 'fd44:244::/48'), JSON.stringify(blackholes6));
     const addresses = execFileSync('ip', ['-br', 'addr', 'show', 'dev', node.gatewayInterface], { encoding: 'utf8' });
-    assert.match(addresses, /\bUP|UNKNOWN\b/);
+    assert.match(addresses, /^\S+\s+(UP|UNKNOWN)\s/); // the state column (an ifb or dummy reports UNKNOWN)
     assert.match(addresses, /10\.244\.0\.1\/32/);
     assert.match(addresses, /fd44:244::1\/128/);
     assert.deepEqual(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(testPrefix())), []);
@@ -194,6 +194,7 @@ describe('pods', { timeout: 120_000 }, () => {
         // The spawn wrapper execs twice (sh → nsenter → sleep) under one pid; wait for the last.
         const deadline = Date.now() + 5000;
         while (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^sleep\0/, 'the spawned process never became sleep');
         const cgroupLine = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
         assert.equal(cgroupLine, `0::/${relative(cgroup2Mount(), p.cgroupPath)}`);
         assert.equal(readlinkSync(`/proc/${pid}/ns/net`), `net:[${statSync(p.netns).ino}]`);
@@ -305,6 +306,19 @@ describe('pods', { timeout: 120_000 }, () => {
     await cleanupAll(); // no prefix: every pid-carrying prefix whose process is gone
     assertNothingLeft(pod, [pod.sleeperPid]);
     assert.equal(existsSync(report.nodeCgroup), false);
+  });
+
+  test('deleting a pod from a process inside its cgroup kills the pod but never that process', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const child = startChild('self-in-cgroup');
+    try {
+      // Killed with the pod, the child would die (SIGKILL) before printing its report.
+      const report = await readChildReport<SelfInCgroupReport>(child);
+      const [code, signal] = (child.exitCode !== null || child.signalCode !== null ? [child.exitCode, child.signalCode] : await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, `child ended with ${code ?? signal} (deletePod from inside: ${report.deleteFromInside})`);
+      assertNothingLeft(report.pod);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   test('test processes running at the same time get different addresses', { timeout: TEST_TIMEOUT_MS }, async () => {
