@@ -9,7 +9,7 @@ export const PODS_ERROR_CODES = {
   MESHD_ERR_POD_ADDRESS_IN_USE: 'the requested pod address is already routed to another pod',
   MESHD_ERR_POD_ADDRESS_EXHAUSTED: 'no free address is left in the node pod range',
   MESHD_ERR_POD_CGROUP2_MISSING: 'no cgroup v2 hierarchy is mounted',
-  MESHD_ERR_POD_COMMAND: 'an ip, nsenter or kernel call that sets up or removes a pod failed',
+  MESHD_ERR_POD_COMMAND: 'an ip command or a /proc/sys write that sets up or removes a pod failed',
   MESHD_ERR_POD_EXEC_TIMEOUT: 'a command run in a pod did not finish in time and was killed',
   MESHD_ERR_POD_CLEANUP: 'something of a pod (process, netns, veth, cgroup) was still there after removal',
 } as const;
@@ -25,16 +25,25 @@ export class PodError extends MeshdError {
   }
 }
 
+/** How a command run by the pods module ended (run-command.ts fills it in). */
+export interface CommandOutcome {
+  /** The exit status; null when the command was killed or never started. */
+  code: number | null;
+  stderr: string;
+  /** `exit 1`, `killed by SIGKILL after 10000 ms`, or why it never ran (`spawn ip ENOENT`). */
+  ending: string;
+}
+
 /** A command that failed: what ran, how it ended and what it said (ip's stderr names the line). */
 export class PodCommandError extends PodError {
   readonly command: string;
   readonly exitCode: number | null;
   readonly stderr: string;
-  constructor(command: string, exitCode: number | null, stderr: string, hint?: string) {
-    super('MESHD_ERR_POD_COMMAND', `${command} failed (${exitCode === null ? 'killed' : `exit ${exitCode}`}): ${stderr.trim() || 'no output'}`, hint);
+  constructor(command: string, outcome: CommandOutcome, hint?: string) {
+    super('MESHD_ERR_POD_COMMAND', `${command} failed (${outcome.ending}): ${outcome.stderr.trim() || 'no output'}`, hint);
     this.name = 'PodCommandError';
     this.command = command;
-    this.exitCode = exitCode;
-    this.stderr = stderr;
+    this.exitCode = outcome.code;
+    this.stderr = outcome.stderr;
   }
 }

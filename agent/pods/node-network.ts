@@ -16,7 +16,7 @@ import {
   POD_CIDR6,
   validatePodName,
 } from './addresses.js';
-import { PodCommandError } from './errors.js';
+import { PodCommandError, PodError } from './errors.js';
 import { linkExists, listPodVeths } from './links.js';
 import { cgroup2Mount } from './mountinfo.js';
 import { ipBatch, ipBatchForce, runCommand } from './run-command.js';
@@ -111,10 +111,10 @@ async function ensureGatewayInterface(): Promise<void> {
     const r = await runCommand('ip', ['link', 'add', GATEWAY_INTERFACE, 'type', type]);
     if (r.code === 0 || linkExists(GATEWAY_INTERFACE)) return; // ours, or a parallel process's
     if (!/Unknown device type|not supported/i.test(r.stderr)) {
-      throw new PodCommandError(`ip link add ${GATEWAY_INTERFACE} type ${type}`, r.code, r.stderr);
+      throw new PodCommandError(`ip link add ${GATEWAY_INTERFACE} type ${type}`, r);
     }
   }
-  throw new PodCommandError(`ip link add ${GATEWAY_INTERFACE}`, 1, 'neither dummy nor ifb links are available', 'the kernel needs CONFIG_DUMMY or CONFIG_IFB');
+  throw new PodError('MESHD_ERR_POD_COMMAND', `ip link add ${GATEWAY_INTERFACE}: neither dummy nor ifb links are available`, 'the kernel needs CONFIG_DUMMY or CONFIG_IFB');
 }
 
 /**

@@ -242,7 +242,8 @@ function writeSysctl(path: string, value: string): void {
     writeFileSync(`/proc/sys/${path}`, value);
   } catch (error) {
     const hint = path.includes('force_forwarding') ? 'net.ipv6.conf.<if>.force_forwarding needs Linux 6.17 or later' : undefined;
-    throw new PodCommandError(`write /proc/sys/${path}`, null, (error as Error).message, hint);
+    // Not a command: no exit status to report, the errno message says what went wrong.
+    throw new PodError('MESHD_ERR_POD_COMMAND', `writing ${value} to /proc/sys/${path} failed: ${(error as Error).message}`, hint);
   }
 }
 
@@ -263,7 +264,7 @@ async function createHostSide(nsName: string, hostVeth: string, macs: { host: st
     `link show dev ${hostVeth}`,
   ]);
   const ifindex = ifindexFromLinkShow(output, hostVeth);
-  if (ifindex === undefined) throw new PodCommandError(`ip link show dev ${hostVeth}`, 0, `no ifindex in: ${output}`);
+  if (ifindex === undefined) throw new PodError('MESHD_ERR_POD_COMMAND', `ip link show dev ${hostVeth} printed no ifindex: ${output.trim() || 'no output'}`);
   return ifindex;
 }
 

@@ -1,26 +1,34 @@
-// Runs ip / nsenter without a shell: every name travels as its own argv element or as a line of
+// Runs `ip` without a shell: every name travels as its own argv element or as a line of
 // an `ip -batch` script whose words were validated (addresses.ts), never through string
 // interpolation into a shell. Async for normal use; sync for the exit and signal hooks, where
 // the event loop will not run again.
 
 import { execFile, spawnSync } from 'node:child_process';
-import { PodCommandError } from './errors.js';
+import { PodCommandError, type CommandOutcome } from './errors.js';
 
-export interface CommandResult {
-  code: number | null;
+export interface CommandResult extends CommandOutcome {
   stdout: string;
-  stderr: string;
 }
 
 const COMMAND_TIMEOUT_MS = 10_000;
 
+/** `exit N`, the signal that ended the command, or why it could not run, for error messages:
+ *  a missing status never reads as "killed" when the program was never started. */
+function describeEnding(code: number | null, signal: NodeJS.Signals | null, killedAtTimeout: boolean, startError: Error | undefined): string {
+  if (startError !== undefined) return startError.message; // `spawn ip ENOENT`
+  if (code !== null) return `exit ${code}`;
+  if (killedAtTimeout) return `killed by ${signal ?? 'SIGKILL'} after ${COMMAND_TIMEOUT_MS} ms`;
+  return `killed by ${signal ?? 'an unknown signal'}`;
+}
+
 export function runCommand(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = execFile(command, args, { timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL', encoding: 'utf8' }, (error, stdout, stderr) => {
+      // error.code: the exit status, or a string when the program could not run (ENOENT).
+      const startError = error !== null && typeof error.code === 'string' ? error : undefined;
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-      // ENOENT of the program itself: report it like a failed command, with the reason.
-      const reason = error !== null && typeof error.code === 'string' ? `${error.message}\n` : '';
-      resolve({ code, stdout, stderr: reason + stderr });
+      const signal = (error?.signal ?? null) as NodeJS.Signals | null;
+      resolve({ code, stdout, stderr, ending: describeEnding(code, signal, error?.killed === true, startError) });
     });
     child.stdin?.on('error', () => {}); // the program may exit before reading its input
     child.stdin?.end(input ?? '');
@@ -29,8 +37,10 @@ export function runCommand(command: string, args: readonly string[], input?: str
 
 export function runCommandSync(command: string, args: readonly string[], input?: string): CommandResult {
   const r = spawnSync(command, args, { input: input ?? '', encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL' });
-  const reason = r.error ? `${r.error.message}\n` : '';
-  return { code: r.status, stdout: r.stdout ?? '', stderr: reason + (r.stderr ?? '') };
+  // spawnSync reports its timeout as an ETIMEDOUT error next to the signal.
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  const ending = describeEnding(r.status, r.signal, timedOut, timedOut ? undefined : r.error);
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ending };
 }
 
 /** `ip [globalArgs] -batch -` with `lines` on stdin; stops at the first failing line.
@@ -38,7 +48,7 @@ export function runCommandSync(command: string, args: readonly string[], input?:
 export async function ipBatch(lines: readonly string[], globalArgs: readonly string[] = []): Promise<string> {
   const args = [...globalArgs, '-batch', '-'];
   const r = await runCommand('ip', args, lines.join('\n') + '\n');
-  if (r.code !== 0) throw new PodCommandError(describeBatch(args, lines, r.stderr), r.code, r.stderr, hintFor(r.stderr));
+  if (r.code !== 0) throw new PodCommandError(describeBatch(args, lines, r.stderr), r, hintFor(r));
   return r.stdout;
 }
 
@@ -64,8 +74,9 @@ function describeBatch(args: readonly string[], lines: readonly string[], stderr
   return `ip ${args.join(' ')}${failed === undefined ? '' : ` (line ${line}: ${failed})`}`;
 }
 
-function hintFor(stderr: string): string | undefined {
-  if (/Operation not permitted/.test(stderr)) return 'pods need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)';
-  if (/Unknown device type/.test(stderr)) return 'the kernel lacks that link type (CONFIG_VETH / CONFIG_DUMMY / CONFIG_IFB)';
+function hintFor(r: CommandOutcome): string | undefined {
+  if (/\bENOENT\b/.test(r.ending)) return 'install iproute2 (the `ip` command)';
+  if (/Operation not permitted/.test(r.stderr)) return 'pods need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)';
+  if (/Unknown device type/.test(r.stderr)) return 'the kernel lacks that link type (CONFIG_VETH / CONFIG_DUMMY / CONFIG_IFB)';
   return undefined;
 }
