@@ -66,7 +66,18 @@ test('a spec with one node-range address gets the other family from the same hos
 });
 
 test('spec addresses outside the cluster ranges, reserved ones, or half outside the node range are refused', () => {
-  for (const spec of [{ ipv4: '10.0.0.1' }, { ipv6: 'fd00::1' }, { ipv4: '10.244.0.1' }, { ipv6: 'fd44:244::' }, { ipv4: '10.244.7.1' }, { ipv4: 'x' }]) {
+  for (const spec of [
+    { ipv4: '10.0.0.1' },
+    { ipv6: 'fd00::1' },
+    { ipv4: '10.244.0.1' },
+    { ipv6: 'fd44:244::' },
+    { ipv4: '10.244.7.1' },
+    { ipv4: 'x' },
+    // An IPv4-mapped IPv6 address is neither a pod's IPv4 nor its IPv6 address.
+    { ipv4: '::ffff:10.244.0.20' },
+    { ipv6: '::ffff:10.244.0.20' },
+    { ipv6: 'fd44:244::14%eth0' },
+  ]) {
     assert.throws(() => resolveSpecAddresses(spec), { code: 'MESHD_ERR_POD_INVALID_SPEC' }, JSON.stringify(spec));
   }
 });

@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipInPrefix, parseCidr, parseIp, type Prefix } from '../../policy/index.js';
 import { PodError } from './errors.js';
 
 export const GATEWAY_INTERFACE = 'meshd0';
@@ -13,9 +14,9 @@ export const POD_CIDR6 = 'fd44:244::/64';
 export const CLUSTER_CIDR4 = '10.244.0.0/16';
 export const CLUSTER_CIDR6 = 'fd44:244::/48';
 /** Pod i gets host number FIRST_POD_HOST + i: 10.244.0.(10+i) and fd44:244::(a+i). */
-export const FIRST_POD_HOST = 10;
+const FIRST_POD_HOST = 10;
 /** .255 stays free: it is the /24's broadcast address for anyone who thinks in subnets. */
-export const LAST_POD_HOST = 254;
+const LAST_POD_HOST = 254;
 export const DEFAULT_PREFIX = 'meshd-';
 /** Host-side veth names: this prefix + 11 hex digits of a hash = 15 characters, IFNAMSIZ - 1. */
 export const HOST_VETH_PREFIX = 'mshd';
@@ -92,41 +93,31 @@ export function pickFreeHost(unavailable: ReadonlySet<number>): number | undefin
   return undefined;
 }
 
-/** Expands an IPv6 address to its eight 16-bit groups (no zone, no embedded IPv4). */
-export function ipv6Groups(address: string): number[] {
-  if (!isIPv6(address) || address.includes('.') || address.includes('%')) throw new RangeError(`not a plain IPv6 address: ${address}`);
-  const [head, tail] = address.split('::') as [string, string | undefined];
-  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
-  const left = parse(head);
-  const right = parse(tail);
-  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...new Array<number>(zeros).fill(0), ...right];
+function prefixOf(cidr: string): Prefix {
+  const parsed = parseCidr(cidr);
+  if (!parsed.ok) throw new Error(`pods: ${parsed.error}`); // a constant above: cannot happen
+  return parsed.prefix;
 }
 
-function ipv4Octets(address: string): number[] {
-  return address.split('.').map(Number);
-}
+const CLUSTER4 = prefixOf(CLUSTER_CIDR4);
+const CLUSTER6 = prefixOf(CLUSTER_CIDR6);
+const NODE4 = prefixOf(POD_CIDR4);
+const NODE6 = prefixOf(POD_CIDR6);
 
-export function isInClusterRange4(address: string): boolean {
-  const o = ipv4Octets(address);
-  return isIPv4(address) && o[0] === 10 && o[1] === 244;
-}
-
-export function isInClusterRange6(address: string): boolean {
-  if (!isIPv6(address) || address.includes('.') || address.includes('%')) return false;
-  const g = ipv6Groups(address);
-  return g[0] === 0xfd44 && g[1] === 0x244 && g[2] === 0;
+/** The address as a full-length prefix if it lies in `range`, written in the range's family
+ *  (parseIp reads `::ffff:10.244.0.5` as IPv4; a pod address is written in its own family). */
+function addressIn(address: string, range: Prefix): Prefix | undefined {
+  if (range.family === 4 ? !isIPv4(address) : !isIPv6(address)) return undefined;
+  const parsed = parseIp(address);
+  return parsed.ok && ipInPrefix(parsed.prefix, range) ? parsed.prefix : undefined;
 }
 
 /** The node-range host number of an address (10.244.0.N or fd44:244::N with N < 256), if any. */
 export function nodeHostNumber(address: string): number | undefined {
-  if (isIPv4(address)) {
-    const o = ipv4Octets(address);
-    return o[0] === 10 && o[1] === 244 && o[2] === 0 ? o[3] : undefined;
-  }
-  if (!isInClusterRange6(address)) return undefined;
-  const g = ipv6Groups(address);
-  return g.slice(0, 7).every((v, i) => v === [0xfd44, 0x244, 0, 0, 0, 0, 0][i]) && g[7]! < 256 ? g[7] : undefined;
+  const ip = addressIn(address, NODE4) ?? addressIn(address, NODE6);
+  if (ip === undefined) return undefined;
+  const host = ip.family === 4 ? ip.bits & 0xffn : ip.bits & 0xffff_ffff_ffff_ffffn;
+  return host < 256n ? Number(host) : undefined;
 }
 
 /**
@@ -138,10 +129,10 @@ export function nodeHostNumber(address: string): number | undefined {
 export function resolveSpecAddresses(spec: { ipv4?: string; ipv6?: string }): PodAddresses | undefined {
   const { ipv4, ipv6 } = spec;
   if (ipv4 === undefined && ipv6 === undefined) return undefined;
-  if (ipv4 !== undefined && !isInClusterRange4(ipv4)) {
+  if (ipv4 !== undefined && addressIn(ipv4, CLUSTER4) === undefined) {
     throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod address ${ipv4}: not an IPv4 address in ${CLUSTER_CIDR4}`);
   }
-  if (ipv6 !== undefined && !isInClusterRange6(ipv6)) {
+  if (ipv6 !== undefined && addressIn(ipv6, CLUSTER6) === undefined) {
     throw new PodError('MESHD_ERR_POD_INVALID_SPEC', `pod address ${ipv6}: not a plain IPv6 address in ${CLUSTER_CIDR6}`);
   }
   const given = (ipv4 ?? ipv6)!;
@@ -163,20 +154,7 @@ export function resolveSpecAddresses(spec: { ipv4?: string; ipv6?: string }): Po
 
 /** Lowercase, shortest form, so the same address always compares equal (RFC 5952). */
 export function canonicalIpv6(address: string): string {
-  const groups = ipv6Groups(address);
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  const parsed = parseIp(address);
+  if (!parsed.ok || parsed.prefix.family !== 6) throw new RangeError(`not a plain IPv6 address: ${address}`);
+  return parsed.prefix.canonical.slice(0, -'/128'.length);
 }

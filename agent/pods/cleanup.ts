@@ -2,7 +2,6 @@
 // or synchronously from this process's exit and signal hooks.
 
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { hostVethName } from './addresses.js';
 import { PodError } from './errors.js';
 import { cgroup2Mount } from './mountinfo.js';
@@ -38,7 +37,7 @@ function isAlive(pid: number): boolean {
 }
 
 /** Pid-carrying prefixes found on the node whose process no longer runs. */
-export async function stalePrefixes(): Promise<string[]> {
+async function stalePrefixes(): Promise<string[]> {
   const names = [...listNetns(), ...(await listPodVeths()).map((v) => v.alias), ...readdirSync(cgroup2Mount())];
   const stale = new Set<string>();
   for (const name of names) {
@@ -107,7 +106,7 @@ export function removeLivePodsSync(prefixes: Iterable<string>): void {
   }
   for (const prefix of prefixes) {
     try {
-      const dir = join(cgroup2Mount(), `${prefix}node`);
+      const dir = nodeCgroupPath(prefix);
       endPodProcessesSync(dir, undefined);
       removeCgroupTreeSync(dir);
       forgetPrefix(prefix);

@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { HOST_VETH_PREFIX } from './addresses.js';
-import { runCommand, runCommandSync } from './run-command.js';
+import { runCommand } from './run-command.js';
 
 /** Interface names in /proc/net/dev text (two header lines, then `name: counters…`). */
 export function parseProcNetDev(text: string): Set<string> {
@@ -27,18 +27,10 @@ export interface PodVeth {
   alias: string;
 }
 
-function podVethsOf(ipJson: string): PodVeth[] {
-  const links = JSON.parse(ipJson || '[]') as Array<{ ifname?: string; ifalias?: string }>;
-  return links.filter((l) => l.ifname?.startsWith(HOST_VETH_PREFIX)).map((l) => ({ name: l.ifname!, alias: l.ifalias ?? '' }));
-}
-
 /** Host veths of meshd pods in this netns, with their aliases. */
 export async function listPodVeths(): Promise<PodVeth[]> {
-  return podVethsOf((await runCommand('ip', ['-j', 'link', 'show'])).stdout);
-}
-
-export function listPodVethsSync(): PodVeth[] {
-  return podVethsOf(runCommandSync('ip', ['-j', 'link', 'show']).stdout);
+  const links = JSON.parse((await runCommand('ip', ['-j', 'link', 'show'])).stdout || '[]') as Array<{ ifname?: string; ifalias?: string }>;
+  return links.filter((l) => l.ifname?.startsWith(HOST_VETH_PREFIX)).map((l) => ({ name: l.ifname!, alias: l.ifalias ?? '' }));
 }
 
 /** The ifindex in `ip link show` output (`13: mshd…@if2: <…>`), for the named link. */

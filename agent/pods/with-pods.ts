@@ -5,7 +5,7 @@
 
 import { cleanupAll, removeLivePodsSync, testPrefix } from './cleanup.js';
 import { PodError } from './errors.js';
-import { currentPrefix, describeNode, forgetPrefix, setupNode, type NodeNetwork } from './node-network.js';
+import { currentPrefix, forgetPrefix, nodeCgroupPath, setupNode, type NodeNetwork } from './node-network.js';
 import { createPod, deletePod, livePodsOfThisProcess, type Pod, type PodSpec } from './pod.js';
 import { endPodProcesses, removeCgroupTree } from './processes.js';
 
@@ -67,7 +67,7 @@ export async function withPods<T>(specs: readonly PodSpec[], fn: (pods: Pod[], n
   const remaining = (activeCalls.get(prefix) ?? 1) - 1;
   activeCalls.set(prefix, remaining);
   if (remaining === 0 && !livePodsOfThisProcess().some((p) => p.nsName.startsWith(prefix))) {
-    const { nodeCgroup } = describeNode(prefix);
+    const nodeCgroup = nodeCgroupPath(prefix);
     await endPodProcesses(nodeCgroup, undefined);
     const left = await removeCgroupTree(nodeCgroup);
     if (left.length > 0) cleanupErrors.push(new PodError('MESHD_ERR_POD_CLEANUP', `cgroups still there: ${left.join(', ')}`));
