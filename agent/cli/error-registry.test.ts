@@ -1,13 +1,15 @@
 // Every error code meshd can print has a section in docs/errors.md, and every section there
 // is a real code (fastify's test/internals/errors.test.js does the same for FST_ERR_*).
-// Codes come from the code tables (every `*_ERROR_CODES` export of the policy, bpf and xds layers,
-// the CLI's own) and from the sources themselves, so a code thrown ad hoc cannot go undocumented.
+// Codes come from the code tables (every `*_ERROR_CODES` export of the policy, bpf, xds and agent
+// layers, the CLI's own) and from the sources themselves, so a code thrown ad hoc cannot go undocumented.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as policy from '../../policy/index.js';
+// The agent layer's own entry: its module tables (PODS_ERROR_CODES, …) are exported there.
+import * as agent from '../index.js';
 import type { PolicyUsageError } from '../../policy/index.js';
 import { CLI_ERROR_CODES } from './errors.js';
 
@@ -25,6 +27,7 @@ const POLICY_USAGE_CODES = [
 const everyUsageCodeListed: [Exclude<PolicyUsageCode, (typeof POLICY_USAGE_CODES)[number]>] extends [never] ? true : never = true;
 
 const policyTables = Object.entries(policy).filter(([name]) => name.endsWith('_ERROR_CODES'));
+const agentTables = Object.entries(agent).filter(([name]) => name.endsWith('_ERROR_CODES'));
 // The layers below the agent, by their public entries; loaded by path so that this test needs no
 // static import of every layer (the agent layer may import them, this is only a lookup).
 const LOWER_LAYERS = ['bpf', 'xds'];
@@ -39,6 +42,7 @@ for (const layer of LOWER_LAYERS) {
 const TABLE_CODES = new Set<string>([
   ...policyTables.flatMap(([, table]) => Object.keys(table as object)),
   ...lowerTables.flatMap(([, table]) => Object.keys(table as object)),
+  ...agentTables.flatMap(([, table]) => Object.keys(table as object)),
   ...Object.keys(CLI_ERROR_CODES),
   ...POLICY_USAGE_CODES,
 ]);
@@ -86,6 +90,10 @@ async function sourceCodes(): Promise<Map<string, string>> {
 test('the policy layer exports its error code table', () => {
   assert.ok(policyTables.some(([name]) => name === 'POLICY_ERROR_CODES'));
   assert.equal(everyUsageCodeListed, true);
+});
+
+test('the agent layer exports the code table of its pods module', () => {
+  assert.ok(agentTables.some(([name]) => name === 'PODS_ERROR_CODES'), agentTables.map(([name]) => name).join(', '));
 });
 
 test('every code of a code table has a section in docs/errors.md', async () => {
