@@ -77,21 +77,17 @@ find "$work/gen" -name '*.ts' | while read -r f; do
   { echo "$header"; cat "$f"; } >"$f.tmp" && mv "$f.tmp" "$f"
 done
 # One index over every generated file, so a registry can hold every message type (for Any and JSON).
+# protoc-gen-es names a file's descriptor after its path: a/b/c_pb.ts exports file_a_b_c.
+mapfile -t generated < <(cd "$work/gen" && find . -name '*_pb.ts' | sed 's|^\./||' | sort)
+descriptor() { echo "file_$(echo "${1%_pb.ts}" | sed 's|[/.-]|_|g')"; }
 {
   echo "$header"
   echo "import type { GenFile } from '@bufbuild/protobuf/codegenv2';"
-  (cd "$work/gen" && find . -name '*_pb.ts' | sort) | while read -r f; do
-    f=${f#./}
-    name="file_$(echo "${f%_pb.ts}" | sed 's|[/.-]|_|g')"
-    echo "import { $name } from './${f%.ts}.js';"
-  done
+  for f in "${generated[@]}"; do echo "import { $(descriptor "$f") } from './${f%.ts}.js';"; done
   echo ""
   echo "/** Every generated file descriptor (their imports included), for a registry of all message types. */"
   echo "export const GENERATED_FILES: readonly GenFile[] = ["
-  (cd "$work/gen" && find . -name '*_pb.ts' | sort) | while read -r f; do
-    f=${f#./}
-    echo "  file_$(echo "${f%_pb.ts}" | sed 's|[/.-]|_|g'),"
-  done
+  for f in "${generated[@]}"; do echo "  $(descriptor "$f"),"; done
   echo "];"
 } >"$work/gen/index.ts"
 rm -rf "$out"
