@@ -3,21 +3,14 @@
 import type { DeltaDiscoveryRequest } from '../generated/envoy/service/discovery/v3/discovery_pb.js';
 import type { WatchResponse, XdsNode, XdsResource } from '../cache/index.js';
 import { Subscription } from './subscription.js';
-import { StreamBase, ResponseTooLarge } from './stream-base.js';
+import { StreamBase, ResponseTooLarge, type TypeState } from './stream-base.js';
 import { deltaResourcePart, encodeDeltaResponse, splitParts } from './encode-response.js';
 import type { QueuedResponse } from './response-scheduler.js';
-
-interface DeltaType {
-  sub: Subscription;
-  cancelWatch: (() => void) | undefined;
-  watchToken: object | undefined;
-}
+import { WatchSlot } from './watch-slot.js';
 
 type Item = { resource: XdsResource } | { removed: string };
 
 export class DeltaStream extends StreamBase {
-  private readonly types = new Map<string, DeltaType>();
-
   onRequest(req: DeltaDiscoveryRequest): void {
     if (this.isClosed) return;
     const node = this.nodeFrom(req.node);
@@ -26,7 +19,7 @@ export class DeltaStream extends StreamBase {
     this.noteRequest(typeUrl, req);
     let t = this.types.get(typeUrl);
     const isFirst = !t;
-    if (!t) this.types.set(typeUrl, (t = { sub: new Subscription(), cancelWatch: undefined, watchToken: undefined }));
+    if (!t) this.types.set(typeUrl, (t = { sub: new Subscription(), watch: new WatchSlot() }));
     // Subscription changes are honoured even with a stale nonce (envoy PR #16659).
     t.sub.applyDelta(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, isFirst, isFirst ? req.initialResourceVersions : {});
     const inFlight = this.scheduler.inFlight(typeUrl);
@@ -39,20 +32,16 @@ export class DeltaStream extends StreamBase {
     if (!this.scheduler.isBusy(typeUrl)) this.watch(typeUrl, t, node);
   }
 
-  private watch(typeUrl: string, t: DeltaType, node: XdsNode): void {
-    t.cancelWatch?.();
-    const token = {};
-    t.watchToken = token;
-    t.cancelWatch = undefined;
-    const cancel = this.ctx.cache.createDeltaWatch({ node, typeUrl, variant: 'delta', versionInfo: '' }, t.sub, (resp) => {
-      if (t.watchToken !== token || this.isClosed) return;
-      t.watchToken = undefined;
-      t.cancelWatch = undefined;
-      const responses = this.split(resp);
-      t.sub.recordDeltaSent(resp.resources, resp.removed);
-      this.queue(typeUrl, responses, { version: resp.systemVersionInfo, resources: resp.resources });
-    });
-    if (t.watchToken === token) t.cancelWatch = cancel;
+  private watch(typeUrl: string, t: TypeState, node: XdsNode): void {
+    t.watch.open(
+      (respond) => this.ctx.cache.createDeltaWatch({ node, typeUrl, variant: 'delta', versionInfo: '' }, t.sub, respond),
+      (resp) => {
+        if (this.isClosed) return;
+        const responses = this.split(resp);
+        t.sub.recordDeltaSent(resp.resources, resp.removed);
+        this.queue(typeUrl, responses, { version: resp.systemVersionInfo, resources: resp.resources });
+      },
+    );
   }
 
   /** Delta may split anything: resources and removals are spread over responses under the limit. */
@@ -76,14 +65,5 @@ export class DeltaStream extends StreamBase {
         encode: (nonce: string) => encodeDeltaResponse(resp.systemVersionInfo, resp.typeUrl, resources, removed, nonce),
       };
     });
-  }
-
-  protected cancelWatches(): void {
-    for (const t of this.types.values()) {
-      t.watchToken = undefined;
-      t.cancelWatch?.();
-      t.cancelWatch = undefined;
-    }
-    this.types.clear();
   }
 }

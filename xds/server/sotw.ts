@@ -1,23 +1,19 @@
 // State-of-the-World streams (ADS and the per-type services): per type a Subscription, one watch on
 // the cache, and the nonce rules of research/xds.md §1.2.
 import type { DiscoveryRequest } from '../generated/envoy/service/discovery/v3/discovery_pb.js';
-import type { WatchResponse } from '../cache/index.js';
+import type { WatchResponse, XdsNode } from '../cache/index.js';
 import { Subscription } from './subscription.js';
-import { StreamBase, ResponseTooLarge } from './stream-base.js';
+import { StreamBase, ResponseTooLarge, type TypeState } from './stream-base.js';
 import { encodeSotwResponse, sotwResourcePart, splitParts } from './encode-response.js';
 import type { QueuedResponse } from './response-scheduler.js';
+import { WatchSlot } from './watch-slot.js';
 
-interface SotwType {
-  sub: Subscription;
+interface SotwType extends TypeState {
   /** version_info of the latest request: the version the client holds. */
   versionInfo: string;
-  cancelWatch: (() => void) | undefined;
-  watchToken: object | undefined;
 }
 
-export class SotwStream extends StreamBase {
-  private readonly types = new Map<string, SotwType>();
-
+export class SotwStream extends StreamBase<SotwType> {
   onRequest(req: DiscoveryRequest): void {
     if (this.isClosed) return;
     const node = this.nodeFrom(req.node);
@@ -25,7 +21,7 @@ export class SotwStream extends StreamBase {
     if (!typeUrl) return;
     this.noteRequest(typeUrl, req);
     let t = this.types.get(typeUrl);
-    if (!t) this.types.set(typeUrl, (t = { sub: new Subscription(), versionInfo: '', cancelWatch: undefined, watchToken: undefined }));
+    if (!t) this.types.set(typeUrl, (t = { sub: new Subscription(), versionInfo: '', watch: new WatchSlot() }));
     const inFlight = this.scheduler.inFlight(typeUrl);
     const nonce = req.responseNonce;
     t.sub.setSotwNames(req.resourceNames);
@@ -47,18 +43,13 @@ export class SotwStream extends StreamBase {
     if (!this.scheduler.isBusy(typeUrl)) this.watch(typeUrl, t, node);
   }
 
-  private watch(typeUrl: string, t: SotwType, node: NonNullable<typeof this.info.node>): void {
-    t.cancelWatch?.();
-    const token = {};
-    t.watchToken = token;
-    t.cancelWatch = undefined;
-    const cancel = this.ctx.cache.createWatch({ node, typeUrl, variant: 'sotw', versionInfo: t.versionInfo }, t.sub, (resp) => {
-      if (t.watchToken !== token || this.isClosed) return;
-      t.watchToken = undefined;
-      t.cancelWatch = undefined;
-      this.onWatchResponse(typeUrl, t, resp);
-    });
-    if (t.watchToken === token) t.cancelWatch = cancel;
+  private watch(typeUrl: string, t: SotwType, node: XdsNode): void {
+    t.watch.open(
+      (respond) => this.ctx.cache.createWatch({ node, typeUrl, variant: 'sotw', versionInfo: t.versionInfo }, t.sub, respond),
+      (resp) => {
+        if (!this.isClosed) this.onWatchResponse(typeUrl, t, resp);
+      },
+    );
   }
 
   private onWatchResponse(typeUrl: string, t: SotwType, resp: WatchResponse): void {
@@ -91,14 +82,5 @@ export class SotwStream extends StreamBase {
       removed: [],
       encode: (nonce: string) => encodeSotwResponse(resp.versionInfo, resp.typeUrl, chunk, nonce),
     }));
-  }
-
-  protected cancelWatches(): void {
-    for (const t of this.types.values()) {
-      t.watchToken = undefined;
-      t.cancelWatch?.();
-      t.cancelWatch = undefined;
-    }
-    this.types.clear();
   }
 }

@@ -7,6 +7,8 @@ import type { XdsLogger, XdsNode, XdsResource } from '../cache/index.js';
 import { invokeCallback, type StreamInfo } from './callbacks.js';
 import { ResponseScheduler, type QueuedResponse } from './response-scheduler.js';
 import type { ServerContext } from './server-context.js';
+import type { Subscription } from './subscription.js';
+import type { WatchSlot } from './watch-slot.js';
 
 export interface StreamCall {
   write(bytes: Uint8Array): boolean;
@@ -20,8 +22,15 @@ export class ResponseTooLarge {
   constructor(readonly message: string) {}
 }
 
-export abstract class StreamBase {
+/** What a stream keeps per type; SotW adds the client's version_info. */
+export interface TypeState {
+  sub: Subscription;
+  watch: WatchSlot;
+}
+
+export abstract class StreamBase<T extends TypeState = TypeState> {
   readonly info: StreamInfo;
+  protected readonly types = new Map<string, T>();
   protected readonly scheduler: ResponseScheduler;
   protected readonly log: XdsLogger;
   private closed = false;
@@ -99,18 +108,17 @@ export abstract class StreamBase {
     this.log.debug({ stream: this.info.id, typeUrl, nonce, latest: this.scheduler.lastNonce(typeUrl) }, 'xds: stale nonce; taken as a subscription update only');
   }
 
-  /** Splits `items` under the size limit; returns undefined (after failing the stream) if one cannot fit. */
-  protected queue(typeUrl: string, responses: QueuedResponse[] | ResponseTooLarge, summary: { version: string; resources: readonly XdsResource[] }): boolean {
+  /** Queues the responses of one push, or fails the stream when the push could not be split under the size limit. */
+  protected queue(typeUrl: string, responses: QueuedResponse[] | ResponseTooLarge, summary: { version: string; resources: readonly XdsResource[] }): void {
     if (responses instanceof ResponseTooLarge) {
       this.ctx.metrics.oversizedResponses++;
       this.log.error({ stream: this.info.id, node: this.info.node?.id, typeUrl, version: summary.version, resources: summary.resources.length }, `xds: ${responses.message}`);
       this.fail(grpc.status.RESOURCE_EXHAUSTED, `MESHD_ERR_XDS_RESPONSE_TOO_LARGE: ${responses.message}`);
-      return false;
+      return;
     }
     if (responses.length > 1) this.ctx.metrics.splitResponses++;
     this.ctx.cache.recordSent(this.info.node!.id, typeUrl, summary.version);
     this.scheduler.enqueue(typeUrl, responses);
-    return true;
   }
 
   private writeResponse(typeUrl: string, bytes: Uint8Array, sent: QueuedResponse & { nonce: string }): void {
@@ -146,12 +154,11 @@ export abstract class StreamBase {
     this.teardown();
   }
 
-  protected abstract cancelWatches(): void;
-
   private teardown(): void {
     if (this.closed) return;
     this.closed = true;
-    this.cancelWatches();
+    for (const t of this.types.values()) t.watch.close();
+    this.types.clear();
     this.scheduler.close();
     this.ctx.metrics.streams--;
     this.ctx.streams.delete(this);
