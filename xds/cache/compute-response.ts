@@ -11,8 +11,9 @@ function visibleResources(snapshot: Snapshot, req: WatchRequest): ReadonlyMap<st
   return isTypeVisibleToNode(req.node, req.typeUrl) ? snapshot.resources(req.typeUrl) : NOTHING;
 }
 
-function subscribedResources(all: ReadonlyMap<string, XdsResource>, sub: SubscriptionView): Map<string, XdsResource> {
-  if (sub.isWildcard) return new Map(all);
+/** The subscribed part of `all`; a wildcard gets `all` itself, not a copy (this runs per stream per push). */
+function subscribedResources(all: ReadonlyMap<string, XdsResource>, sub: SubscriptionView): ReadonlyMap<string, XdsResource> {
+  if (sub.isWildcard) return all;
   const out = new Map<string, XdsResource>();
   for (const name of sub.names) {
     const r = all.get(name);

@@ -45,14 +45,13 @@ export class SnapshotCache {
       this.callbacks.onSnapshotRejected?.(nodeId, problems);
       throw new XdsSnapshotError('MESHD_ERR_XDS_INCONSISTENT_SNAPSHOT', problems, `snapshot for node "${nodeId}"`);
     }
-    const affected = this.nodesServedBy(nodeId);
-    const before = new Map(affected.map((id) => [id, this.snapshotFor(id)] as const));
+    const changedPerNode = this.nodesServedBy(nodeId).map((id) => [id, changedTypes(this.snapshotFor(id), snapshot)] as const);
     this.snapshots.set(nodeId, snapshot);
     const changed = new Set<string>();
-    for (const id of affected) for (const t of changedTypes(before.get(id), snapshot)) changed.add(t);
+    for (const [, types] of changedPerNode) for (const t of types) changed.add(t);
     this.logger.info({ node: nodeId, version: snapshot.version, changedTypes: [...changed] }, 'xds: snapshot set');
     this.callbacks.onSnapshot?.(nodeId, snapshot, [...changed]);
-    for (const id of affected) this.wake(id, changedTypes(before.get(id), snapshot));
+    for (const [id, types] of changedPerNode) this.wake(id, types);
   }
 
   getSnapshot(nodeId: string): Snapshot | undefined {

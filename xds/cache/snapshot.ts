@@ -109,20 +109,23 @@ export class Snapshot {
    * SDS secrets referenced by TLS transport sockets present; clusters named by routes / tcp_proxy present.
    */
   consistencyProblems(): string[] {
-    this.problems ??= findConsistencyProblems({
-      listeners: this.messages<Listener>(TYPE_URL.listener, ListenerSchema),
-      routes: this.messages<RouteConfiguration>(TYPE_URL.route, RouteConfigurationSchema),
-      clusters: this.messages<Cluster>(TYPE_URL.cluster, ClusterSchema),
-      endpointNames: new Set(this.resources(TYPE_URL.endpoint).keys()),
-      secretNames: new Set(this.resources(TYPE_URL.secret).keys()),
-      decodeProblems: this.decodeProblems,
-    });
+    if (!this.problems) {
+      const decodeProblems: string[] = [];
+      this.problems = findConsistencyProblems({
+        listeners: this.messages<Listener>(TYPE_URL.listener, ListenerSchema, decodeProblems),
+        routes: this.messages<RouteConfiguration>(TYPE_URL.route, RouteConfigurationSchema, decodeProblems),
+        clusters: this.messages<Cluster>(TYPE_URL.cluster, ClusterSchema, decodeProblems),
+        endpointNames: new Set(this.resources(TYPE_URL.endpoint).keys()),
+        secretNames: new Set(this.resources(TYPE_URL.secret).keys()),
+        decodeProblems,
+      });
+      // The answer is kept, so the messages are not needed again: a snapshot lives on as bytes only.
+      this.decoded.clear();
+    }
     return [...this.problems];
   }
 
-  private decodeProblems: string[] = [];
-
-  private messages<T>(typeUrl: string, schema: DescMessage): T[] {
+  private messages<T>(typeUrl: string, schema: DescMessage, decodeProblems: string[]): T[] {
     const out: T[] = [];
     for (const r of this.resources(typeUrl).values()) {
       const known = this.decoded.get(r);
@@ -131,7 +134,7 @@ export class Snapshot {
         try {
           out.push(fromBinary(schema, r.body) as T);
         } catch (err) {
-          this.decodeProblems.push(`${typeNameOfUrl(typeUrl)} "${r.name}" does not decode: ${err instanceof Error ? err.message : String(err)}`);
+          decodeProblems.push(`${typeNameOfUrl(typeUrl)} "${r.name}" does not decode: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
     }
