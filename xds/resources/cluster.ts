@@ -3,14 +3,13 @@
 // protocol options make the upstream speak the downstream's protocol (h2 for gRPC) and, with TLS,
 // send the request's host as SNI and verify the server certificate against it.
 import { create } from '@bufbuild/protobuf';
-import { DurationSchema, type Any } from '@bufbuild/protobuf/wkt';
+import { DurationSchema } from '@bufbuild/protobuf/wkt';
 import { packAny } from '../codec/index.js';
 import { ClusterSchema, Cluster_DiscoveryType, Cluster_LbPolicy, type Cluster } from '../generated/envoy/config/cluster/v3/cluster_pb.js';
-import { TransportSocketSchema } from '../generated/envoy/config/core/v3/base_pb.js';
 import { UpstreamTlsContextSchema } from '../generated/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { HttpProtocolOptionsSchema } from '../generated/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import type { ClusterPlan } from './plan.js';
-import { sdsNamesOf, sdsSecret } from './sds.js';
+import { sdsNamesOf, sdsSecret, tlsTransportSocket } from './sds.js';
 import { FILTER_NAME } from './type-urls.js';
 import { ProblemList, type ResourceProblem } from './problems.js';
 
@@ -28,19 +27,10 @@ export function buildCluster(plan: ClusterPlan): Cluster {
     typedExtensionProtocolOptions: { [FILTER_NAME.httpProtocolOptions]: packAny(HttpProtocolOptionsSchema, protocolOptions) },
     ...(tls
       ? {
-          transportSocket: create(TransportSocketSchema, {
-            name: FILTER_NAME.tlsTransportSocket,
-            configType: {
-              case: 'typedConfig',
-              value: packAny(
-                UpstreamTlsContextSchema,
-                create(UpstreamTlsContextSchema, {
-                  commonTlsContext: {
-                    validationContextType: { case: 'validationContextSdsSecretConfig', value: sdsSecret(tls.validationSecret) },
-                    tlsCertificateSdsSecretConfigs: tls.clientCertificateSecret ? [sdsSecret(tls.clientCertificateSecret)] : [],
-                  },
-                }),
-              ),
+          transportSocket: tlsTransportSocket(UpstreamTlsContextSchema, {
+            commonTlsContext: {
+              validationContextType: { case: 'validationContextSdsSecretConfig', value: sdsSecret(tls.validationSecret) },
+              tlsCertificateSdsSecretConfigs: tls.clientCertificateSecret ? [sdsSecret(tls.clientCertificateSecret)] : [],
             },
           }),
         }
@@ -77,10 +67,6 @@ export function secretNamesOfCluster(cluster: Cluster, p?: ProblemList): string[
   const checker = p ?? new ProblemList();
   const ctx = checker.typedConfig('transport_socket.typed_config', socket.configType.value, UpstreamTlsContextSchema);
   return ctx ? sdsNamesOf(p, 'transport_socket.typed_config.common_tls_context', ctx.commonTlsContext) : [];
-}
-
-export function encodeCluster(cluster: Cluster): Any {
-  return packAny(ClusterSchema, cluster);
 }
 
 export { ClusterSchema };

@@ -22,7 +22,6 @@ import {
 } from '../generated/envoy/config/listener/v3/listener_components_pb.js';
 import { UdpListenerConfigSchema } from '../generated/envoy/config/listener/v3/udp_listener_config_pb.js';
 import { AddressSchema, SocketAddress_Protocol, type Address } from '../generated/envoy/config/core/v3/address_pb.js';
-import { TransportSocketSchema } from '../generated/envoy/config/core/v3/base_pb.js';
 import { OriginalDstSchema } from '../generated/envoy/extensions/filters/listener/original_dst/v3/original_dst_pb.js';
 import { TlsInspectorSchema } from '../generated/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector_pb.js';
 import { TcpProxySchema } from '../generated/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js';
@@ -39,7 +38,7 @@ import type { ChainFilterPlan, FilterChainPlan, ListenerPlan, PrefixPlan } from 
 import { buildHttpRbacFilters, buildNetworkRbacFilters, cidrRange, HttpRbacSchema, NetworkRbacSchema, validateRbacConfig } from './rbac-filter.js';
 import { buildKafkaPolicy, encodeKafkaPolicy, KafkaPolicySchema, validateKafkaPolicy } from './kafka-filter.js';
 import { buildDnsPolicy, DnsPolicySchema, encodeDnsPolicy, validateDnsPolicy } from './dns-filter.js';
-import { adsConfigSource, sdsNamesOf, sdsSecret } from './sds.js';
+import { adsConfigSource, sdsNamesOf, sdsSecret, tlsTransportSocket } from './sds.js';
 import { FILTER_NAME, MESHD_TYPE_PREFIX } from './type-urls.js';
 import { ProblemList, type ResourceProblem } from './problems.js';
 
@@ -102,21 +101,12 @@ function filterChain(plan: FilterChainPlan): FilterChain {
     filters: chainFilters(plan.filter),
     ...(tls
       ? {
-          transportSocket: create(TransportSocketSchema, {
-            name: FILTER_NAME.tlsTransportSocket,
-            configType: {
-              case: 'typedConfig',
-              value: packAny(
-                DownstreamTlsContextSchema,
-                create(DownstreamTlsContextSchema, {
-                  commonTlsContext: {
-                    tlsCertificateSdsSecretConfigs: [sdsSecret(tls.certificateSecret)],
-                    ...(tls.validationSecret ? { validationContextType: { case: 'validationContextSdsSecretConfig' as const, value: sdsSecret(tls.validationSecret) } } : {}),
-                    // h2 first so gRPC over TLS keeps HTTP/2; the HCM's AUTO codec follows ALPN.
-                    alpnProtocols: plan.filter.kind === 'http' ? ['h2', 'http/1.1'] : [],
-                  },
-                }),
-              ),
+          transportSocket: tlsTransportSocket(DownstreamTlsContextSchema, {
+            commonTlsContext: {
+              tlsCertificateSdsSecretConfigs: [sdsSecret(tls.certificateSecret)],
+              ...(tls.validationSecret ? { validationContextType: { case: 'validationContextSdsSecretConfig' as const, value: sdsSecret(tls.validationSecret) } } : {}),
+              // h2 first so gRPC over TLS keeps HTTP/2; the HCM's AUTO codec follows ALPN.
+              alpnProtocols: plan.filter.kind === 'http' ? ['h2', 'http/1.1'] : [],
             },
           }),
         }
@@ -402,10 +392,6 @@ export function meshdTypesInListener(listener: Listener): string[] {
   for (const f of listener.listenerFilters) if (f.configType.case === 'typedConfig') visit(f.configType.value);
   for (const chain of listener.filterChains) for (const f of chain.filters) if (f.configType.case === 'typedConfig') visit(f.configType.value);
   return [...found].sort();
-}
-
-export function encodeListener(listener: Listener): Any {
-  return packAny(ListenerSchema, listener);
 }
 
 export { ListenerSchema };

@@ -1,10 +1,13 @@
 // SDS references: every TLS context meshd builds names its certificates and trust bundles by SDS
 // secret name, fetched over the same ADS stream, so key material never sits inside a Listener or
 // Cluster and a rotated certificate is one Secret update.
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { packAny } from '../codec/index.js';
 import { ConfigSourceSchema, ApiVersion } from '../generated/envoy/config/core/v3/config_source_pb.js';
+import { TransportSocketSchema, type TransportSocket } from '../generated/envoy/config/core/v3/base_pb.js';
 import { SdsSecretConfigSchema, type SdsSecretConfig } from '../generated/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
-import type { CommonTlsContext } from '../generated/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
+import type { CommonTlsContext, DownstreamTlsContextSchema, UpstreamTlsContextSchema } from '../generated/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
+import { FILTER_NAME } from './type-urls.js';
 import type { ProblemList } from './problems.js';
 
 export function adsConfigSource() {
@@ -13,6 +16,11 @@ export function adsConfigSource() {
 
 export function sdsSecret(name: string): SdsSecretConfig {
   return create(SdsSecretConfigSchema, { name, sdsConfig: adsConfigSource() });
+}
+
+/** The `envoy.transport_sockets.tls` socket of a filter chain (Downstream…) or a cluster (Upstream…). */
+export function tlsTransportSocket<Desc extends typeof DownstreamTlsContextSchema | typeof UpstreamTlsContextSchema>(schema: Desc, context: MessageInitShape<Desc>): TransportSocket {
+  return create(TransportSocketSchema, { name: FILTER_NAME.tlsTransportSocket, configType: { case: 'typedConfig', value: packAny(schema, create(schema, context)) } });
 }
 
 /** The SDS secret names a CommonTlsContext refers to; reports inline material and empty names. */
