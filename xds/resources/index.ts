@@ -1,14 +1,14 @@
 // Envoy resources meshd generates, one file per resource type (and per typed filter config), each
-// with build (plan → message), validate (field-path problems) and encode (Any with its type URL).
+// with build (plan → message) and validate (field-path problems); the meshd filter configs also
+// encode (the Any a filter chain carries). Envoy resources go into a Snapshot as messages.
 export type * from './plan.js';
 export type { ResourceProblem } from './problems.js';
 export { formatProblems } from './problems.js';
 export { MESHD_TYPE_URL, MESHD_TYPE_PREFIX, FILTER_NAME } from './type-urls.js';
-export { buildListener, validateListener, encodeListener, referencesOfListener, meshdTypesInListener, ListenerSchema, ACCESS_DENIED_BODY, ACCESS_DENIED_STATUS_RUNTIME_KEY } from './listener.js';
-export { buildRouteConfiguration, validateRouteConfiguration, encodeRouteConfiguration, clusterNamesOfRoute, RouteConfigurationSchema } from './route.js';
-export { buildCluster, validateCluster, encodeCluster, secretNamesOfCluster, ClusterSchema } from './cluster.js';
-export { buildClusterLoadAssignment, validateClusterLoadAssignment, encodeClusterLoadAssignment, ClusterLoadAssignmentSchema } from './endpoint.js';
-export { buildSecret, validateSecret, encodeSecret, SecretSchema } from './secret.js';
+export { buildListener, validateListener, referencesOfListener, meshdTypesInListener, ListenerSchema, ACCESS_DENIED_BODY, ACCESS_DENIED_STATUS_RUNTIME_KEY } from './listener.js';
+export { buildRouteConfiguration, validateRouteConfiguration, clusterNamesOfRoute, RouteConfigurationSchema } from './route.js';
+export { buildCluster, validateCluster, secretNamesOfCluster, ClusterSchema } from './cluster.js';
+export { buildSecret, validateSecret, SecretSchema } from './secret.js';
 export { buildKafkaPolicy, validateKafkaPolicy, encodeKafkaPolicy, KafkaPolicySchema } from './kafka-filter.js';
 export type { KafkaPolicyPlan, KafkaRequestPlan } from './kafka-filter.js';
 export { buildDnsPolicy, validateDnsPolicy, encodeDnsPolicy, DnsPolicySchema } from './dns-filter.js';

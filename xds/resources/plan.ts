@@ -116,10 +116,9 @@ export interface ListenerPlan {
   udpFilters: Array<{ name: string; config: import('./dns-filter.js').DnsPolicyPlan }>;
 }
 
+/** Every cluster connects to the downstream connection's original destination (ORIGINAL_DST, CLUSTER_PROVIDED). */
 export interface ClusterPlan {
   name: string;
-  /** Connect to the downstream connection's original destination (ORIGINAL_DST, CLUSTER_PROVIDED). */
-  kind: 'original-dst';
   upstreamTls?: UpstreamTlsPlan;
   connectTimeoutMs: number;
 }

@@ -2,8 +2,7 @@
 // goes to one cluster (the original destination). One RouteConfiguration per upstream cluster, so
 // listeners share them and RDS names stay few and stable.
 import { create } from '@bufbuild/protobuf';
-import { DurationSchema, type Any } from '@bufbuild/protobuf/wkt';
-import { packAny } from '../codec/index.js';
+import { DurationSchema } from '@bufbuild/protobuf/wkt';
 import { RouteConfigurationSchema, type RouteConfiguration } from '../generated/envoy/config/route/v3/route_pb.js';
 import type { RouteConfigPlan } from './plan.js';
 import { ProblemList, type ResourceProblem } from './problems.js';
@@ -54,10 +53,6 @@ export function validateRouteConfiguration(route: RouteConfiguration): ResourceP
 /** Clusters the route configuration sends to. */
 export function clusterNamesOfRoute(route: RouteConfiguration): string[] {
   return route.virtualHosts.flatMap((vh) => vh.routes.flatMap((r) => (r.action.case === 'route' && r.action.value.clusterSpecifier.case === 'cluster' ? [r.action.value.clusterSpecifier.value] : [])));
-}
-
-export function encodeRouteConfiguration(route: RouteConfiguration): Any {
-  return packAny(RouteConfigurationSchema, route);
 }
 
 export { RouteConfigurationSchema };

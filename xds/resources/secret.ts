@@ -2,8 +2,6 @@
 // originating), or a trust bundle (validation context). Built from the Kubernetes Secret a policy's
 // terminatingTLS / originatingTLS names; key material travels only in these resources.
 import { create } from '@bufbuild/protobuf';
-import type { Any } from '@bufbuild/protobuf/wkt';
-import { packAny } from '../codec/index.js';
 import { SecretSchema, type Secret } from '../generated/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
 import type { DataSource } from '../generated/envoy/config/core/v3/base_pb.js';
 import type { SecretPlan } from './plan.js';
@@ -35,10 +33,6 @@ export function validateSecret(secret: Secret): ResourceProblem[] {
 function isEmpty(source: DataSource | undefined): boolean {
   const s = source?.specifier;
   return s === undefined || s.case === undefined || (typeof s.value === 'string' ? s.value === '' : s.value.length === 0);
-}
-
-export function encodeSecret(secret: Secret): Any {
-  return packAny(SecretSchema, secret);
 }
 
 export { SecretSchema };

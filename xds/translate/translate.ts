@@ -213,7 +213,7 @@ function translateRedirect(ctx: Context, ep: EndpointPolicy, key: RedirectKey): 
     upstreamTls = tls;
     cluster = `${ORIGINAL_DST_CLUSTER}/tls/${tls.validationSecret}${tls.clientCertificateSecret ? `+${tls.clientCertificateSecret}` : ''}`;
   }
-  ctx.clusters.set(cluster, { name: cluster, kind: 'original-dst', connectTimeoutMs: ctx.input.options?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, ...(upstreamTls ? { upstreamTls } : {}) });
+  ctx.clusters.set(cluster, { name: cluster, connectTimeoutMs: ctx.input.options?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, ...(upstreamTls ? { upstreamTls } : {}) });
 
   const keyName = redirectKeyString(key);
   const statPrefix = `meshd.${key.direction}.${key.l7}`;
