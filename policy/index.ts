@@ -21,3 +21,4 @@ export { parseCidr, parseIp, prefixContains, ipInPrefix, formatIpAddress } from 
 export type { Prefix, ParseCidrResult, ParseIpResult, IpFamily } from './cidr/index.js';
 export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors } from './identity/index.js';
 export { LabelSet, endpointLabels, matchesSelector, selectorKey } from './labels/index.js';
+export { compileFqdnMatcher } from './fqdn/index.js';

@@ -3,8 +3,12 @@
 // `**.` is one or more whole labels, a pattern of stars only is every name. Envoy's filter chain
 // `server_names` only knows exact names and `*.suffix`, which matches any number (≥1) of leading
 // labels; so a chain gets the narrowest Envoy superset, and the RBAC filter checks the exact pattern
-// as an RE2 regex on the requested server name. Hand-written because the policy layer's FQDN
-// translation is internal to it and works on fully-qualified (trailing-dot) names, which an SNI is not.
+// as an RE2 regex on the requested server name.
+// Not policy/fqdn's compileFqdnMatcher, although the pattern semantics are the same (server-names.test.ts
+// checks both accept the same names): its regex matches lower-cased fully-qualified names (`…[.]$`, and
+// the root `.` for stars only), because the DNS proxy normalises a name before matching. Envoy's
+// requested_server_name is matched as the client sent it, without a trailing dot and in any case, and
+// rewriting the policy's regex text to drop the dot would tie this file to its exact spelling.
 
 const LABEL_CHAR = '[-a-zA-Z0-9_]';
 const STARS_ONLY = /^\*+\.?$/;
@@ -47,6 +51,7 @@ export function envoyServerNames(patterns: readonly string[]): string[] {
   return [...names].sort();
 }
 
+/** Patterns arrive validated (policy's validateServerName: label characters, `.` and `*` only), so only `.` and `*` need translating. */
 function labelsRegex(name: string): string {
   return name
     .split('.')
