@@ -130,24 +130,29 @@ function show(p: Permission | Principal): string {
   }
 }
 
+/** A CiliumNetworkPolicy in namespace default selecting the endpoints labelled app=`app`; `rules` are the YAML lines below `spec:`. */
+function cnp(name: string, app: string, rules: string): string {
+  return `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: ${name}, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: ${app}}}${rules}`;
+}
+
 const WEB = ep('web', { app: 'web' }, '10.244.0.10');
 const CLIENT = ep('client', { app: 'client' }, '10.244.0.11');
 const OTHER = ep('other', { app: 'other' }, '10.244.0.12');
 
 function ingressHttp(rules: string): string {
-  return `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: web, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: web}}
+  return cnp('web', 'web', `
   ingress:
   - fromEndpoints: [{matchLabels: {app: client}}]
     toPorts:
     - ports: [{port: "80", protocol: TCP}]
       rules:
         http:
-${rules}`;
+${rules}`);
 }
 
 const HTTP_TABLE: Array<{ name: string; rules: string; permission: string }> = [
@@ -240,19 +245,14 @@ test('L7 rules of a rule with enableDefaultDeny false only observe: every reques
 });
 
 test('egress peers are original destinations: destination_ip permissions, chains picked by the endpoint as source', () => {
-  const yaml = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: client}}
+  const yaml = cnp('client', 'client', `
   egress:
   - toEndpoints: [{matchLabels: {app: web}}]
     toPorts:
     - ports: [{port: "8080", protocol: TCP}]
       rules:
         http: [{method: GET}]
-`;
+`);
   const t = translateYaml(yaml, [WEB, CLIENT]);
   const [chain] = chainsOf(t);
   assert.ok(chain);
@@ -265,19 +265,14 @@ spec:
 });
 
 test('a CIDR peer with an except carves out the longer prefix; a pod inside keeps its own identity', () => {
-  const yaml = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: client}}
+  const yaml = cnp('client', 'client', `
   egress:
   - toCIDRSet: [{cidr: 192.0.2.0/24, except: [192.0.2.128/25]}]
     toPorts:
     - ports: [{port: "443", protocol: TCP}]
       rules:
         http: [{method: GET}]
-`;
+`);
   const t = translateYaml(yaml, [CLIENT], {
     extraIpcache: [
       { prefix: '192.0.2.0/24', labels: ['reserved:world', 'reserved:world-ipv4', 'cidr:192.0.2.0/24'] },
@@ -291,12 +286,7 @@ spec:
 });
 
 test('a redirect covering a port range restricts each entry to its own ports', () => {
-  const yaml = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: web, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: web}}
+  const yaml = cnp('web', 'web', `
   ingress:
   - fromEndpoints: [{matchLabels: {app: client}}]
     toPorts:
@@ -306,7 +296,7 @@ spec:
   - fromEndpoints: [{matchLabels: {app: client}}]
     toPorts:
     - ports: [{port: "8005", protocol: TCP}]
-`;
+`);
   const t = translateYaml(yaml, [WEB, CLIENT]);
   const chain = chainsOf(t).find((c) => c.filterChainMatch?.destinationPort === undefined);
   assert.ok(chain, 'the 8000-8010 redirect has no single destination port');
@@ -317,17 +307,12 @@ spec:
 });
 
 test('an SNI allow list without L7 rules is a TLS pass-through chain: tcp_proxy, network RBAC on the exact SNI pattern', () => {
-  const yaml = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: client}}
+  const yaml = cnp('client', 'client', `
   egress:
   - toPorts:
     - ports: [{port: "443", protocol: TCP}]
       serverNames: ["*.cilium.io", "one.one.one.one"]
-`;
+`);
   const t = translateYaml(yaml, [CLIENT]);
   const [chain] = chainsOf(t);
   assert.ok(chain);
@@ -360,12 +345,7 @@ test('SNI patterns keep Cilium\'s meaning: * is one label, a leading **. any num
 });
 
 test('TLS termination and origination use SDS secrets: tls chain with SNI list, ORIGINAL_DST cluster with trust from SDS', () => {
-  const yaml = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: client}}
+  const yaml = cnp('client', 'client', `
   egress:
   - toPorts:
     - ports: [{port: "443", protocol: TCP}]
@@ -374,7 +354,7 @@ spec:
       originatingTLS: {secret: {namespace: kube-system, name: cabundle}}
       rules:
         http: [{method: GET, path: "/"}]
-`;
+`);
   const t = translateYaml(yaml, [CLIENT]);
   const [chain] = chainsOf(t);
   assert.ok(chain);
@@ -398,31 +378,21 @@ spec:
 });
 
 test('a TLS redirect whose secret is unknown is skipped (fail closed), not sent half-configured', () => {
-  const yaml = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: client, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: client}}
+  const yaml = cnp('client', 'client', `
   egress:
   - toPorts:
     - ports: [{port: "443", protocol: TCP}]
       terminatingTLS: {secret: {namespace: kube-system, name: intercept}}
       rules:
         http: [{method: GET}]
-`;
+`);
   const t = translateYaml(yaml, [CLIENT], { secrets: false });
   assert.deepEqual(t.listeners, []);
   assert.equal(t.skipped.length, 1);
   assert.match(t.skipped[0]!.reason, /secret kube-system\/intercept is not known/);
 });
 
-const KAFKA = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: kafka, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: web}}
+const KAFKA = cnp('kafka', 'web', `
   ingress:
   - fromEndpoints: [{matchLabels: {app: client}}]
     toPorts:
@@ -431,7 +401,7 @@ spec:
         kafka:
         - {role: produce, topic: deathstar-plans}
         - {apiKey: fetch, apiVersion: 2, clientID: c1}
-`;
+`);
 
 test('Kafka redirects carry meshd\'s KafkaPolicy for the built-in proxy and are skipped for Envoy', () => {
   const builtin = translateYaml(KAFKA, [WEB, CLIENT], { target: 'builtin' });
@@ -459,19 +429,14 @@ test('Kafka redirects carry meshd\'s KafkaPolicy for the built-in proxy and are 
 });
 
 test('DNS redirects become a TCP chain and a UDP listener filter for the built-in proxy', () => {
-  const yaml = `
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: dns, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: client}}
+  const yaml = cnp('dns', 'client', `
   egress:
   - toEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": kube-system, "k8s:k8s-app": kube-dns}}]
     toPorts:
     - ports: [{port: "53", protocol: ANY}]
       rules:
         dns: [{matchPattern: "*"}]
-`;
+`);
   const t = translateYaml(yaml, [CLIENT], { target: 'builtin' });
   assert.deepEqual(t.listeners.map((l) => l.name), ['meshd/tcp/15002', 'meshd/udp/15002']);
   const udp = t.listeners[1]!;

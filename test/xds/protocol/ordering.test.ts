@@ -7,12 +7,19 @@ import { sotwNames, type DeltaStream, type SotwStream } from './scripted-client.
 
 const { listener: LDS, cluster: CDS, route: RDS, endpoint: EDS } = TYPE_URL;
 
-/** Subscribes like Envoy (wildcard LDS/CDS, named RDS/EDS) and ACKs everything, recording the order of arrival. */
-async function drain(s: SotwStream, count: number, names: Record<string, string[]>): Promise<Array<{ typeUrl: string; names: string[] }>> {
+/** How long a type must stay held back while the previous one is unanswered, in the checks below. */
+const HELD_MS = 60;
+
+/**
+ * Subscribes like Envoy (wildcard LDS/CDS, named RDS/EDS) and ACKs everything, recording the order of
+ * arrival. With `held`, each response must be the only one until it is answered.
+ */
+async function drain(s: SotwStream, count: number, names: Record<string, string[]>, held = false): Promise<Array<{ typeUrl: string; names: string[] }>> {
   const seen: Array<{ typeUrl: string; names: string[] }> = [];
   for (let i = 0; i < count; i++) {
     const r = await s.next();
     seen.push({ typeUrl: r.typeUrl, names: sotwNames(r) });
+    if (held && i < count - 1) await s.expectSilence(HELD_MS);
     s.send({ typeUrl: r.typeUrl, resourceNames: names[r.typeUrl] ?? [], versionInfo: r.versionInfo, responseNonce: r.nonce });
   }
   return seen;
@@ -33,7 +40,7 @@ describe('ADS push order', () => {
       await s.expectSilence(100);
       // One push adds service b everywhere.
       h.cache.setSnapshot('node-1', Snapshot.fromMessages(mergeServices(fakeService('a', 1), fakeService('b', 2))));
-      const order = (await drain(s, 4, names)).map((x) => x.typeUrl);
+      const order = (await drain(s, 4, names, true)).map((x) => x.typeUrl);
       assert.deepEqual(order, [CDS, EDS, LDS, RDS]);
     });
   });
@@ -92,6 +99,7 @@ describe('ADS push order', () => {
         const r = await s.next();
         order.push(r.typeUrl);
         assert.deepEqual(r.resources.map((x) => x.name), [r.typeUrl === EDS || r.typeUrl === CDS ? 'b-cluster' : r.typeUrl === LDS ? 'b-listener' : 'b-route']);
+        if (i < 3) await s.expectSilence(HELD_MS); // the next type waits for this answer
         s.send({ typeUrl: r.typeUrl, responseNonce: r.nonce });
       }
       assert.deepEqual(order, [CDS, EDS, LDS, RDS]);
