@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds demo bench bench-bpf bench-xds lint clean
+.PHONY: all setup build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy demo bench bench-bpf bench-xds bench-http lint clean
 
 NODE ?= node
 
@@ -40,6 +40,9 @@ test-bpf: build
 test-xds: build
 	@$(NODE) scripts/run-tests.mjs xds
 
+test-proxy: build
+	@$(NODE) scripts/run-tests.mjs proxy
+
 demo: build
 	@bash scripts/demo.sh
 
@@ -51,6 +54,9 @@ bench-bpf: build
 
 bench-xds: build
 	@$(NODE) --expose-gc dist/bench/xds.js
+
+bench-http: build
+	@$(NODE) dist/bench/http.js
 
 clean:
 	rm -rf dist build bpf/addon/build

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Enforces DESIGN.md's layering: each top-level layer is imported only through its index.ts,
-// and layers point down: policy ← bpf, xds, proxylib ← agent. test/ and bench/ may use any
+// and layers point down: policy ← bpf, xds ← proxylib ← agent. proxylib sits above xds because the
+// built-in proxy decodes the same Envoy protos (xds/index.js re-exports them) and calls xds's validators
+// to decide ACK or NACK; it still gets its configuration only as xDS bytes over the wire. test/ and bench/ may use any
 // layer, but only through its public entry.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
-const RANK = { policy: 0, bpf: 1, xds: 1, proxylib: 1, agent: 2, test: 3, bench: 3 };
+const RANK = { policy: 0, bpf: 1, xds: 1, proxylib: 1.5, agent: 2, test: 3, bench: 3 };
 const IMPORT = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function walk(dir) {

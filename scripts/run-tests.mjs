@@ -6,6 +6,7 @@
 //   fuzz   — test/fuzz/*.test.js: bounded mutation fuzzing of the parsers
 //   bpf    — bpf/**/*.test.js and test/datapath/: the kernel datapath on real pods (root, BPF)
 //   xds    — xds/**/*.test.js and test/xds/: the control plane, its protocol suite and real clients
+//   proxy  — proxylib/**/*.test.js and test/proxy/: the built-in proxy, its codecs and real clients
 //   all    — all of the above
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -31,16 +32,18 @@ const isCorpus = (p) => p.startsWith('dist/test/corpus/');
 const isFuzz = (p) => p.startsWith('dist/test/fuzz/');
 const isBpf = (p) => p.startsWith('dist/bpf/') || p.startsWith('dist/test/datapath/');
 const isXds = (p) => p.startsWith('dist/xds/') || p.startsWith('dist/test/xds/');
+const isProxy = (p) => p.startsWith('dist/proxylib/') || p.startsWith('dist/test/proxy/');
 const pick = {
-  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p),
+  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p),
   corpus: isCorpus,
   fuzz: isFuzz,
   bpf: isBpf,
   xds: isXds,
+  proxy: isProxy,
   all: () => true,
 }[suite];
 if (!pick) {
-  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|all [substring]`);
+  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|all [substring]`);
   process.exit(2);
 }
 const files = all.filter(pick).filter((p) => !filter || p.includes(filter));

@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: BPF toolchain, netns plumbing, the real peers the tests start.
-# nginx/haproxy are the performance peers of bench/ (later issues). python3-grpcio is gRPC C-core,
+# nginx/haproxy are the performance peers of bench/http; wrk and h2load (nghttp2-client) load it, and
+# curl and h2load are real clients of the proxy tests. python3-grpcio is gRPC C-core,
 # the second independent xDS client of the xDS tests (run with /usr/bin/python3); iptables is the
 # peer of bench/bpf.
-DEB_PACKAGES=(build-essential python3 clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables iputils-ping etcd-server kcat dnsutils dnsmasq python3-grpcio)
+DEB_PACKAGES=(build-essential python3 clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables iputils-ping etcd-server kcat dnsutils dnsmasq python3-grpcio curl wrk nghttp2-client nginx-light haproxy openssl)
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do

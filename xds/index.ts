@@ -6,3 +6,4 @@ export * from './cache/index.js';
 export * from './server/index.js';
 export * from './resources/index.js';
 export * from './translate/index.js';
+export * as envoy from './envoy-types.js';

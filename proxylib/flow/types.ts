@@ -1,0 +1,54 @@
+// Flow records of the built-in proxy, published on node:diagnostics_channel (`meshd:flow`) so the
+// agent's observer can subscribe without proxylib importing agent (DESIGN.md's layering).
+
+export const FLOW_CHANNEL = 'meshd:flow';
+
+export type FlowVerdict = 'FORWARDED' | 'DENIED' | 'ERROR';
+
+export interface FlowPeer {
+  ip: string;
+  port: number;
+  /** Security identity from the ipcache, when the proxy has an identity resolver. */
+  identity?: number | undefined;
+}
+
+interface FlowBase {
+  /** ISO 8601, when the request (or connection) started. */
+  time: string;
+  /** Source: the downstream peer. Destination: the original destination (after original_dst). */
+  source: FlowPeer;
+  destination: FlowPeer;
+  listener: string;
+  filterChain: string;
+  verdict: FlowVerdict;
+  /** The policy (RBAC policy name) that decided; for meshd's translation, the rule's origin. */
+  policy?: string | undefined;
+  /** Why, for DENIED / ERROR: rbac_denied, no_route, bad_request, upstream_connect_failed, ... */
+  reason?: string | undefined;
+  latencyMs: number;
+}
+
+export interface HttpFlowRecord extends FlowBase {
+  type: 'http';
+  protocol: 'http' | 'grpc';
+  http: {
+    version: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+    method: string;
+    /** The normalized path that was matched and forwarded. */
+    path: string;
+    host: string;
+    /** Status sent downstream (0 when the stream was reset before a response). */
+    status: number;
+    grpcStatus?: number | undefined;
+  };
+  upstream?: { cluster: string; address: string; port: number } | undefined;
+}
+
+export interface TcpFlowRecord extends FlowBase {
+  type: 'tcp';
+  upstream?: { cluster: string; address: string; port: number } | undefined;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export type FlowRecord = HttpFlowRecord | TcpFlowRecord;
