@@ -15,6 +15,12 @@ export interface RbacContext {
   destinationPort: number;
   /** SNI of the downstream TLS handshake, '' when none. */
   requestedServerName: string;
+  /**
+   * The downstream connection is TLS (terminated by the proxy). Envoy's `authenticated` principal
+   * without principal_name matches any TLS connection, client certificate or not. Optional: when
+   * absent, a connection counts as TLS only if peerCertificate is set.
+   */
+  downstreamTls?: boolean;
   /** Subject / SANs of a verified downstream client certificate, when one was presented. */
   peerCertificate?: { subject: string; uriSans: readonly string[]; dnsSans: readonly string[] };
   /**
@@ -35,7 +41,10 @@ export interface RbacDecision {
   shadowPolicy?: string | undefined;
 }
 
-/** A compiled RBAC filter (HTTP or network). Evaluation is synchronous and allocation-light. */
+/**
+ * A compiled RBAC filter (HTTP or network). Evaluation is synchronous and allocation-light: without
+ * shadow rules the returned decisions are shared frozen objects (read them, do not modify them).
+ */
 export interface RbacFilter {
   readonly name: string;
   readonly action: 'ALLOW' | 'DENY' | 'LOG' | 'NONE';
