@@ -18,6 +18,8 @@ export interface SocketAddressConfig {
   address: string;
   port: number;
   protocol: 'tcp' | 'udp';
+  /** ipv4_compat: an IPv6 wildcard listener also accepts IPv4 (Envoy's default on `::` is IPv6 only). */
+  ipv4Compat?: boolean;
 }
 
 /** What filter chain selection sees of a new connection (Envoy's FilterChainMatch inputs). */
@@ -51,6 +53,10 @@ export interface ListenerConfig {
   /** True when any chain's match needs tls_inspector facts (server_names, transport_protocol, ALPN). */
   needsTlsFacts: boolean;
   perConnectionBufferLimitBytes: number;
+  /** listener_filters_timeout (Envoy default 15 s; 0 = none): how long tls_inspector may wait for a ClientHello. */
+  listenerFiltersTimeoutMs?: number;
+  /** continue_on_listener_filters_timeout: on timeout, select a chain with what is known instead of closing. */
+  continueOnListenerFiltersTimeout?: boolean;
 }
 
 export interface FilterChainConfig {
@@ -76,6 +82,7 @@ export interface DownstreamTlsConfig {
 export type NetworkFilterConfig =
   | { kind: 'rbac'; name: string; rbac: RbacFilter }
   | { kind: 'http_connection_manager'; name: string; hcm: HcmConfig }
+  /** idleTimeoutMs: Envoy default 1 h when unset; 0 = disabled. */
   | { kind: 'tcp_proxy'; name: string; statPrefix: string; cluster: string; idleTimeoutMs: number }
   /** A meshd typed filter (Kafka, DNS) compiled by a registered compiler; `config` is its compiled form. */
   | { kind: 'meshd'; name: string; typeName: string; config: unknown };
@@ -112,6 +119,44 @@ export interface HcmConfig {
   upgrades: ReadonlySet<string>;
   allowConnect: boolean;
   serverName: string;
+  // ---- added by C1 (optional so hand-built configs keep compiling; compileListener always sets them) ----
+  /** common_http_protocol_options.headers_with_underscores_action (Envoy default: allow). */
+  headersWithUnderscores?: 'allow' | 'reject_request' | 'drop_header';
+  /** http_protocol_options.accept_http_10 (Envoy default false: HTTP/1.0 requests get 426). */
+  acceptHttp10?: boolean;
+  /** http_protocol_options.default_host_for_http_10 ('' when unset). */
+  defaultHostForHttp10?: string;
+  /** generate_request_id (Envoy default true: an x-request-id is added when absent). */
+  generateRequestId?: boolean;
+  /** proxy_100_continue (Envoy default false: Envoy answers 100-continue itself). */
+  proxy100Continue?: boolean;
+  /** strip_matching_host_port / strip_any_host_port: the port is removed from Host before routing and forwarding. */
+  stripPortMode?: 'none' | 'matching' | 'any';
+  /** strip_trailing_host_dot. */
+  stripTrailingHostDot?: boolean;
+  /** drain_timeout (Envoy default 5 s): HTTP/2 graceful GOAWAY → final GOAWAY. */
+  drainTimeoutMs?: number;
+  /** common_http_protocol_options.max_connection_duration (0 = none, Envoy's default). */
+  maxConnectionDurationMs?: number;
+  /** http2_protocol_options with Envoy's defaults (max streams 2^31-1, windows 256 MiB, HPACK 4096). */
+  http2?: Http2Settings;
+  /**
+   * Every upgrade_configs entry, lower-case type → enabled by default (`upgrades` holds the enabled ones).
+   * Envoy allows an upgrade only when its type is configured here; a route's `upgrades` entry overrides
+   * `enabled`: allowed = configuredUpgrades.has(t) && (route.upgrades.get(t) ?? configuredUpgrades.get(t)).
+   */
+  configuredUpgrades?: ReadonlyMap<string, boolean>;
+  /** server_header_transformation (Envoy default overwrite: `server: <serverName>`). */
+  serverHeader?: 'overwrite' | 'append_if_absent' | 'pass_through';
+}
+
+export interface Http2Settings {
+  maxConcurrentStreams: number;
+  initialStreamWindowSize: number;
+  initialConnectionWindowSize: number;
+  hpackTableSize: number;
+  /** allow_connect: extended CONNECT (RFC 8441, WebSocket over h2). */
+  allowConnect: boolean;
 }
 
 export type HttpFilterConfig = { kind: 'rbac'; name: string; rbac: RbacFilter } | { kind: 'router'; name: string };
@@ -126,6 +171,8 @@ export interface RouteRequest {
   method: string;
   header(lowerCaseName: string): string | undefined;
   isGrpc: boolean;
+  /** For header matchers on `:scheme` (added by C1; 'http' when absent). */
+  scheme?: 'http' | 'https';
 }
 
 export type RouteAction =
@@ -135,12 +182,17 @@ export type RouteAction =
       cluster(): string;
       /** 0 = no limit (Envoy: route.timeout 0 disables; default 15 s when unset). */
       timeoutMs: number;
+      /** -1 = unset (the HCM's streamIdleTimeoutMs applies); 0 = disabled, even the HCM's; >0 overrides. */
       idleTimeoutMs: number;
       /** Returns the path to send upstream (prefix_rewrite / regex_rewrite applied), or the input. */
       rewritePath(path: string): string;
       hostRewriteLiteral: string | undefined;
       /** Per-route upgrade overrides: value → enabled. */
       upgrades: ReadonlyMap<string, boolean>;
+      /** cluster_not_found_response_code (Envoy default 503). */
+      clusterNotFoundStatus?: number;
+      /** Every cluster this action can choose (for references and consistency checks). */
+      clusterNames?: readonly string[];
     }
   | { kind: 'direct_response'; status: number; body: string };
 
@@ -152,6 +204,8 @@ export interface RouteEntry {
 
 export interface RouteTable {
   name: string;
+  /** Every cluster a route of the table names (added by C1; optional for hand-built tables). */
+  clusterNames?: readonly string[];
   /** undefined → no route (Envoy answers 404). */
   select(request: RouteRequest): RouteEntry | undefined;
 }
@@ -159,9 +213,12 @@ export interface RouteTable {
 // ---- clusters, endpoints, secrets --------------------------------------------------------------
 
 export interface EndpointAddress {
+  /** An IP address; for a LOGICAL_DNS cluster a DNS name, resolved when connecting (net.connect does). */
   address: string;
   port: number;
   weight: number;
+  /** LOGICAL_DNS dns_lookup_family V4_ONLY / V6_ONLY: pass as net.connect's `family`; absent = any. */
+  family?: 4 | 6;
 }
 
 export interface UpstreamTlsConfig {
@@ -188,6 +245,8 @@ export interface ClusterConfig {
   idleTimeoutMs: number;
   maxRequestsPerConnection: number | undefined;
   perConnectionBufferLimitBytes: number;
+  /** HTTP/2 settings for upstream sessions (explicit or downstream-protocol http2_protocol_options; Envoy's defaults). */
+  http2?: Http2Settings;
 }
 
 export interface EndpointSet {
