@@ -42,4 +42,9 @@ export interface ClusterManager {
    * (MESHD_ERR_PROXY_UPSTREAM_CONNECT / MESHD_ERR_PROXY_UPSTREAM_TLS).
    */
   connect(target: UpstreamTarget, options: ConnectOptions): Promise<Socket | TLSSocket>;
+  /**
+   * Counts one request in flight on a target (least_request); call the returned function when the
+   * request ends. Optional to implement and to call (added by D-listener; ViewClusterManager has it).
+   */
+  beginRequest?(target: UpstreamTarget): () => void;
 }

@@ -1,0 +1,16 @@
+// The listener layer: binds listeners, selects filter chains, terminates TLS, runs network filters
+// (RBAC, tcp_proxy) and hands HTTP connections to the HTTP/1.1 or HTTP/2 handler.
+export type {
+  BoundListener,
+  CoarseClock,
+  CoarseTimer,
+  DownstreamConnection,
+  ListenerManagerDeps,
+  OriginalDestinationResolver,
+  ProxyLogger,
+  SocketEndpoint,
+} from './types.js';
+export { coarseClock, createCoarseClock } from './coarse-clock.js';
+export { ListenerManager, DEFAULT_DRAIN_TIMEOUT_MS, type BindFailure } from './listener-manager.js';
+export { DEFAULT_LISTENER_FILTERS_TIMEOUT_MS, normalizeIp } from './connection-setup.js';
+export { detectH2Preface } from './peek.js';

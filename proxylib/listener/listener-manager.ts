@@ -1,0 +1,318 @@
+// Binds the listeners of the current config and follows its changes, as Envoy's listener manager:
+//   added   → bind its addresses (port 0 allowed; bound() reports the real port)
+//   updated → bind new addresses, close removed ones; new connections use the new config at once,
+//             existing ones re-resolve their chain by name per request and drain when it is gone
+//   removed → stop accepting, drain its connections (HTTP/1.1 finishes in-flight work, HTTP/2 sends
+//             GOAWAY), destroy what is left after the drain timeout
+// Socket servers are created with pauseOnConnect so no byte is read before the listener phase
+// decides who reads it, and allowHalfOpen so tcp_proxy can forward a half-close.
+import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import type { SocketAddressConfig } from '../config/types.js';
+import type { ConfigChange, ConfigView } from '../config-store/types.js';
+import { ProxyError } from '../errors.js';
+import { coarseClock } from './coarse-clock.js';
+import { setUpConnection, type ConnectionEntry, type SetupEnvironment } from './connection-setup.js';
+import { findChain } from './downstream-connection.js';
+import { DownstreamTlsTerminator } from './tls-termination.js';
+import type { BoundListener, CoarseClock, ListenerManagerDeps, ProxyLogger, SocketEndpoint } from './types.js';
+
+/** Envoy's --drain-time-s is 600 s for the whole server; per-listener drains here default to 5 s. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+
+interface BoundAddress {
+  key: string;
+  configured: SocketEndpoint;
+  bound: SocketEndpoint;
+  server: Server;
+}
+
+interface ActiveListener {
+  name: string;
+  addresses: Map<string, BoundAddress>;
+  connections: Set<ConnectionEntry>;
+}
+
+export interface BindFailure {
+  listener: string;
+  address: SocketEndpoint;
+  error: ProxyError;
+}
+
+function addressKey(a: SocketAddressConfig): string {
+  return `${a.address}|${a.port}|${a.ipv4Compat === true ? 'v4compat' : ''}`;
+}
+
+export class ListenerManager {
+  private readonly active = new Map<string, ActiveListener>();
+  private readonly failures = new Map<string, BindFailure>();
+  /** Connections of listeners that were removed (or re-bound) and are draining. */
+  private readonly draining = new Set<ConnectionEntry>();
+  private readonly env: SetupEnvironment;
+  private readonly clock: CoarseClock;
+  private readonly logger: ProxyLogger | undefined;
+  private readonly drainTimeoutMs: number;
+  private readonly unsubscribe: () => void;
+  /** Bind / unbind work runs one step at a time, in change order. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly started: Promise<void>;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly view: ConfigView,
+    deps: ListenerManagerDeps,
+  ) {
+    this.clock = deps.clock ?? coarseClock;
+    this.logger = deps.logger;
+    this.drainTimeoutMs = deps.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.env = {
+      view,
+      clusters: deps.clusters,
+      clock: this.clock,
+      terminator: new DownstreamTlsTerminator(view),
+      originalDestination: deps.originalDestination,
+      identityOf: deps.identityOf,
+      http1: deps.http1,
+      http2: deps.http2,
+      logger: deps.logger,
+      listenerFiltersTimeoutMs: deps.listenerFiltersTimeoutMs,
+    };
+    this.unsubscribe = view.onChange((change) => this.onConfigChange(change));
+    this.started = this.enqueue(async () => {
+      await Promise.all(view.listenerNames().map((name) => this.sync(name)));
+    });
+  }
+
+  /** Resolves when the listeners present at construction are bound (failures are in bindFailures()). */
+  start(): Promise<void> {
+    return this.started;
+  }
+
+  /** Resolves when every bind/unbind caused by changes so far has been done. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  bound(): BoundListener[] {
+    const out: BoundListener[] = [];
+    for (const listener of this.active.values()) {
+      for (const a of listener.addresses.values()) out.push({ name: listener.name, configured: a.configured, bound: a.bound });
+    }
+    return out;
+  }
+
+  /** The first bound address of a listener (tests and the admin page). */
+  addressOf(listenerName: string): SocketEndpoint | undefined {
+    const first = this.active.get(listenerName)?.addresses.values().next();
+    return first && !first.done ? first.value.bound : undefined;
+  }
+
+  /**
+   * True when one of the bound listeners accepts connections for address:port (a wildcard listener
+   * matches any address on its port). For ViewClusterManager's isOwnAddress: an ORIGINAL_DST pick of
+   * the proxy's own address would loop.
+   */
+  isOwnAddress(address: string, port: number): boolean {
+    for (const listener of this.active.values()) {
+      for (const a of listener.addresses.values()) {
+        if (a.bound.port !== port) continue;
+        const host = a.bound.address;
+        if (host === address || host === '0.0.0.0' || host === '::') return true;
+      }
+    }
+    return false;
+  }
+
+  bindFailures(): BindFailure[] {
+    return [...this.failures.values()];
+  }
+
+  /** Open downstream connections (all listeners, draining ones included), or of one listener. */
+  connectionCount(listenerName?: string): number {
+    if (listenerName !== undefined) {
+      let n = this.active.get(listenerName)?.connections.size ?? 0;
+      for (const entry of this.draining) if (entry.listenerName === listenerName) n++;
+      return n;
+    }
+    let n = this.draining.size;
+    for (const listener of this.active.values()) n += listener.connections.size;
+    return n;
+  }
+
+  /**
+   * Stops accepting on every listener and drains every connection; resolves when all are closed
+   * (each is destroyed at the latest after the drain timeout). The manager ignores changes afterwards.
+   */
+  drain(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.unsubscribe();
+    this.closing = this.enqueue(async () => {
+      const names = [...this.active.keys()];
+      await Promise.all(names.map((name) => this.unbindAll(name)));
+      await this.waitForDrained();
+    });
+    return this.closing;
+  }
+
+  /** drain(), then nothing is left: same as drain() (kept as the conventional name for shutdown). */
+  close(): Promise<void> {
+    return this.drain();
+  }
+
+  // ---- config changes ---------------------------------------------------------------------------
+
+  private onConfigChange(change: ConfigChange): void {
+    if (this.closed || change.kind !== 'listener') return;
+    for (const name of [...change.added, ...change.updated, ...change.removed]) {
+      void this.enqueue(() => this.sync(name));
+    }
+    // Chains that disappeared from an updated listener: their connections drain now (they would see
+    // hcm() undefined at their next request anyway; idle keep-alive connections need the nudge).
+    for (const name of change.updated) this.drainOrphanedConnections(name);
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(step, step);
+    this.queue = next.catch((err: unknown) => {
+      this.logger?.error({ err }, 'listener manager step failed');
+    });
+    return this.queue;
+  }
+
+  /** Makes the bound addresses of one listener match the current config. */
+  private async sync(name: string): Promise<void> {
+    if (this.closed) return;
+    const config = this.view.listener(name);
+    if (!config) {
+      await this.unbindAll(name);
+      return;
+    }
+    let listener = this.active.get(name);
+    if (!listener) {
+      listener = { name, addresses: new Map(), connections: new Set() };
+      this.active.set(name, listener);
+    }
+    const wanted = new Map(config.addresses.filter((a) => a.protocol === 'tcp').map((a) => [addressKey(a), a] as const));
+    for (const [key, bound] of listener.addresses) {
+      if (wanted.has(key)) continue;
+      listener.addresses.delete(key);
+      closeServer(bound.server);
+    }
+    for (const [key, address] of wanted) {
+      if (listener.addresses.has(key)) continue;
+      const failureKey = `${name}|${key}`;
+      try {
+        const bound = await this.bind(listener, address);
+        listener.addresses.set(key, bound);
+        this.failures.delete(failureKey);
+      } catch (err) {
+        const error =
+          err instanceof ProxyError ? err : new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${name} could not listen on ${address.address}:${address.port}: ${(err as Error).message}`);
+        this.failures.set(failureKey, { listener: name, address: { address: address.address, port: address.port }, error });
+        this.logger?.error({ err: error, listener: name }, error.message);
+      }
+    }
+  }
+
+  private bind(listener: ActiveListener, address: SocketAddressConfig): Promise<BoundAddress> {
+    return new Promise((resolve, reject) => {
+      const server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
+      server.on('connection', (socket: Socket) => this.accept(listener, socket));
+      const onListenError = (err: NodeJS.ErrnoException): void => {
+        reject(new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${listener.name} could not listen on ${address.address}:${address.port}: ${err.code ?? err.message}`));
+      };
+      server.once('error', onListenError);
+      // Envoy binds an IPv6 address IPv6-only unless ipv4_compat is set.
+      const ipv6Only = isIPv6(address.address) && address.ipv4Compat !== true;
+      server.listen({ host: address.address, port: address.port, ipv6Only }, () => {
+        server.off('error', onListenError);
+        server.on('error', (err) => this.logger?.error({ err, listener: listener.name }, 'listener socket error'));
+        const info = server.address();
+        const port = info !== null && typeof info === 'object' ? info.port : address.port;
+        resolve({ key: addressKey(address), configured: { address: address.address, port: address.port }, bound: { address: address.address, port }, server });
+      });
+    });
+  }
+
+  private accept(listener: ActiveListener, socket: Socket): void {
+    const entry: ConnectionEntry = { raw: socket, listenerName: listener.name, chainRef: undefined, conn: undefined, socket, phase: 'setup', draining: false };
+    // The listener owns error handling until the end: an unhandled 'error' would crash the process.
+    socket.on('error', (err) => this.logger?.debug({ err, listener: listener.name }, 'downstream socket error'));
+    listener.connections.add(entry);
+    socket.once('close', () => {
+      listener.connections.delete(entry);
+      this.draining.delete(entry);
+      this.onConnectionClosed();
+    });
+    setUpConnection(entry, this.env).catch((err: unknown) => {
+      this.logger?.error({ err, listener: listener.name }, 'connection setup failed');
+      socket.destroy();
+    });
+  }
+
+  // ---- draining ---------------------------------------------------------------------------------
+
+  private async unbindAll(name: string): Promise<void> {
+    const listener = this.active.get(name);
+    if (!listener) return;
+    this.active.delete(name);
+    for (const key of [...this.failures.keys()]) if (key.startsWith(`${name}|`)) this.failures.delete(key);
+    for (const a of listener.addresses.values()) closeServer(a.server);
+    listener.addresses.clear();
+    for (const entry of listener.connections) this.drainEntry(entry);
+    listener.connections.clear();
+  }
+
+  private drainOrphanedConnections(name: string): void {
+    const listener = this.active.get(name);
+    const config = this.view.listener(name);
+    if (!listener || !config) return;
+    for (const entry of [...listener.connections]) {
+      if (entry.chainRef && !findChain(config, entry.chainRef)) {
+        listener.connections.delete(entry);
+        this.drainEntry(entry);
+      }
+    }
+  }
+
+  private drainEntry(entry: ConnectionEntry): void {
+    if (entry.draining) return;
+    entry.draining = true;
+    if (entry.phase === 'setup') {
+      // Still in the listener phase (awaiting a ClientHello, a handshake or the first request bytes):
+      // no request has started, so there is nothing to finish.
+      entry.socket.destroy();
+      entry.raw.destroy();
+      return;
+    }
+    this.draining.add(entry);
+    const timer = this.clock.timeout(this.drainTimeoutMs, () => {
+      entry.socket.destroy();
+      entry.raw.destroy();
+    });
+    entry.raw.once('close', () => timer.cancel());
+    // HTTP connections finish their in-flight work; tcp_proxy connections have no request boundary
+    // to stop at and live until the drain timeout.
+    entry.conn?.startDrain();
+  }
+
+  private drainWaiters: Array<() => void> = [];
+
+  private onConnectionClosed(): void {
+    if (this.drainWaiters.length === 0 || this.connectionCount() > 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private waitForDrained(): Promise<void> {
+    if (this.connectionCount() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+}
+
+/** Stops accepting at once. close()'s callback would wait for open connections, which drain separately. */
+function closeServer(server: Server): void {
+  server.close();
+}
