@@ -12,9 +12,19 @@ export interface HttpRequestHead {
   /** Host (HTTP/1.1) or :authority (HTTP/2). */
   authority: string;
   scheme: 'http' | 'https';
-  /** Regular headers only (no pseudo-headers), lower-case names. */
+  /**
+   * Regular headers only (no pseudo-headers), lower-case names. decideRequest REPLACES this list
+   * (a new array) when headers_with_underscores_action is DROP_HEADER and a name has '_': forward
+   * `head.headers` as it is after the decision.
+   */
   headers: HeaderList;
   version: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+  /**
+   * The protocol the request asks to switch to, lower-case: HTTP/1.1 `Upgrade` (with `Connection:
+   * upgrade`), HTTP/2 extended CONNECT's `:protocol`. undefined for an ordinary request and for plain
+   * CONNECT (method CONNECT is checked against HcmConfig.allowConnect).
+   */
+  upgrade?: string | undefined;
 }
 
 /** Facts of the downstream connection a request arrived on. */
@@ -41,13 +51,18 @@ export type RequestDecision =
       /** The RBAC policy that allowed, for the flow record. */
       policy: string | undefined;
       isGrpc: boolean;
+      /** The allowed upgrade ('websocket', ...) or 'connect' for an allowed CONNECT; undefined otherwise. */
+      upgrade: string | undefined;
     }
   | {
       kind: 'local_reply';
       /** After local reply mappers. */
       status: number;
       body: string;
-      reason: 'rbac_denied' | 'no_route' | 'bad_path' | 'escaped_slash' | 'route_table_missing' | 'direct_response';
+      /** `bad_path` is also a non-relative path (404, as Envoy); `upgrade_rejected` an Upgrade/CONNECT the
+       *  HCM and route do not allow (403, as Envoy, before the HTTP filters run); `invalid_header` a header
+       *  name with '_' under headers_with_underscores_action REJECT_REQUEST (400). */
+      reason: 'rbac_denied' | 'no_route' | 'bad_path' | 'escaped_slash' | 'route_table_missing' | 'direct_response' | 'upgrade_rejected' | 'invalid_header';
       policy: string | undefined;
       matchedPath: string;
       isGrpc: boolean;
