@@ -11,24 +11,23 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfLink, BpfMap, DEFAULT_PIN_ROOT, type BpfLogger, type BpfProgram } from '../addon/index.js';
 import { cgroupIdOf, ensureBpffs, loadObject, type LoadedObject } from './load.js';
-import { AF_INET, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, IPPROTO, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM } from './constants.js';
+import { AF_INET, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM } from './constants.js';
 import {
   decodeEndpointInfo,
   decodeEndpointKey,
-  decodeOrigDst,
   encodeConfig,
   encodeEndpointInfo,
   encodeEndpointKey,
-  encodeOrigDstKey,
   encodePolicyKey,
   encodePolicyValue,
   encodeU32Key,
   STRUCT_LAYOUTS,
 } from './codecs.js';
-import { formatAddress, parseAddress } from './addresses.js';
+import { parseAddress } from './addresses.js';
 import { DatapathError } from './errors.js';
 import { EventHub, type EventStream } from './events.js';
 import { IpcacheTable } from './ipcache-table.js';
+import { lookupOriginalDestination, type ProxyConnectionTuple } from './original-destination.js';
 import type { PolicyMapContent } from './policy-entries.js';
 
 /** From dist/bpf/datapath/ to the repository root, where bpf/progs/Makefile writes build/bpf. */
@@ -231,26 +230,9 @@ export class Datapath {
 
   /** For the proxy: the destination an accepted connection was originally sent to.
    *  `remote` is the client (the pod), `local` the proxy's own address of that connection. */
-  originalDestination(tuple: { remote: SocketAddress; local: SocketAddress; protocol?: 'tcp' | 'udp' }): OriginalDestination | undefined {
+  originalDestination(tuple: ProxyConnectionTuple): OriginalDestination | undefined {
     this.#assertOpen();
-    const client = parseAddress(tuple.remote.address);
-    const proxy = parseAddress(tuple.local.address);
-    const protocol = tuple.protocol === 'udp' ? IPPROTO.UDP : IPPROTO.TCP;
-    const key = { family: client.family, protocol, client, clientPort: tuple.remote.port, proxy, proxyPort: tuple.local.port };
-    let raw = this.#maps.origDst.lookup(encodeOrigDstKey(key));
-    // Connected UDP sockets are recorded before they are bound: port 0 (bpf/lib/redirect.h).
-    if (!raw && protocol === IPPROTO.UDP) raw = this.#maps.origDst.lookup(encodeOrigDstKey({ ...key, clientPort: 0 }));
-    if (!raw) return undefined;
-    const o = decodeOrigDst(raw);
-    return {
-      address: formatAddress(o.family, o.address),
-      port: o.port,
-      family: o.family === AF_INET ? 4 : 6,
-      protocol: o.protocol === IPPROTO.UDP ? 'udp' : 'tcp',
-      endpointId: o.endpointId,
-      localIdentity: o.localIdentity,
-      peerIdentity: o.peerIdentity,
-    };
+    return lookupOriginalDestination(this.#maps.origDst, tuple);
   }
 
   /** Verdict events, as long as the iterator is open. */

@@ -11,6 +11,7 @@ export const DATAPATH_ERROR_CODES = {
   MESHD_ERR_DATAPATH_UNKNOWN_ENDPOINT: 'no attached endpoint has this id',
   MESHD_ERR_DATAPATH_CLOSED: 'the Datapath was closed',
   MESHD_ERR_DATAPATH_MAP_UPDATE: 'the kernel refused a map update (full map, bad entry)',
+  MESHD_ERR_DATAPATH_NOT_LOADED: 'a pinned datapath map a reader needs is not there (or not readable, or of another layout)',
 } as const;
 
 export type DatapathErrorCode = keyof typeof DATAPATH_ERROR_CODES;
