@@ -1,6 +1,6 @@
 // Every error code meshd can print has a section in docs/errors.md, and every section there
 // is a real code (fastify's test/internals/errors.test.js does the same for FST_ERR_*).
-// Codes come from the code tables (every `*_ERROR_CODES` export of the policy, bpf, xds and agent
+// Codes come from the code tables (every `*_ERROR_CODES` export of the policy, bpf, xds, proxylib and agent
 // layers, the CLI's own) and from the sources themselves, so a code thrown ad hoc cannot go undocumented.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +30,7 @@ const policyTables = Object.entries(policy).filter(([name]) => name.endsWith('_E
 const agentTables = Object.entries(agent).filter(([name]) => name.endsWith('_ERROR_CODES'));
 // The layers below the agent, by their public entries; loaded by path so that this test needs no
 // static import of every layer (the agent layer may import them, this is only a lookup).
-const LOWER_LAYERS = ['bpf', 'xds'];
+const LOWER_LAYERS = ['bpf', 'xds', 'proxylib'];
 const lowerTables: Array<[string, unknown]> = [];
 for (const layer of LOWER_LAYERS) {
   const entry = new URL(`../../${layer}/index.js`, import.meta.url);

@@ -1,6 +1,7 @@
 // The configuration the proxy currently runs with: every accepted (compiled) resource by name. The
-// xDS client applies whole responses to it (or NACKs them and leaves it untouched); the data plane
-// reads it per connection and per request, and listens for changes.
+// xDS client applies each response to it resource by resource (refused resources keep their previous
+// version and are NACKed); the data plane reads it per connection and per request, and listens for
+// changes.
 import type { ClusterConfig, ConfigProblem, EndpointSet, ListenerConfig, RouteTable, SecretMaterial } from '../config/types.js';
 
 export type ResourceKind = 'listener' | 'route' | 'cluster' | 'endpoints' | 'secret';
@@ -25,7 +26,34 @@ export interface ConfigView {
 }
 
 export interface ConfigApplyResult {
-  /** Empty when applied; otherwise nothing was applied (NACK with these). */
-  problems: ConfigProblem[];
+  /** Problems of the refused resources (empty: everything applied). Non-empty → NACK with these. */
+  problems: ApplyProblem[];
   warnings: string[];
+  /** Names applied (active, or warming for listeners and clusters). */
+  applied: string[];
+  /** Names refused: each keeps its previous version, if any. */
+  refused: string[];
+}
+
+/** One resource of an xDS update: its name (ClusterLoadAssignment: cluster_name), version and decoded message. */
+export interface ResourceUpdate<M = unknown> {
+  name: string;
+  version: string;
+  message: M;
+}
+
+/** A problem of one resource in a rejected update: `resource` names it, `path` is inside it. */
+export interface ApplyProblem extends ConfigProblem {
+  kind: ResourceKind;
+  resource: string;
+}
+
+/** Names the accepted resources refer to, which the xDS client subscribes to by name. */
+export interface ConfigReferences {
+  /** RDS route configuration names (HCM `rds.route_config_name`). */
+  routes: ReadonlySet<string>;
+  /** EDS service names of EDS clusters. */
+  endpoints: ReadonlySet<string>;
+  /** SDS secret names of downstream and upstream TLS contexts. */
+  secrets: ReadonlySet<string>;
 }
