@@ -69,11 +69,14 @@ export interface DataPlaneDeps {
  * request, so accepted xDS updates apply without restarts.
  */
 function startDefaultDataPlane(view: ConfigView, deps: DataPlaneDeps): DataPlane {
-  const clusters = new ViewClusterManager(view, { clock: coarseClock });
+  // Loop guard: an ORIGINAL_DST cluster must never dial one of the proxy's own listeners (a connection
+  // that reached the proxy directly, not through the redirect, has the proxy as its destination).
+  let manager: ListenerManager | undefined;
+  const clusters = new ViewClusterManager(view, { clock: coarseClock, isOwnAddress: (address, port) => manager?.isOwnAddress(address, port) ?? false });
   // One upstream keep-alive pool per proxy, closed with it (the module-wide default pool is not).
   const http1Pool = new Http1Pool({ clusters, clock: coarseClock });
   const http2 = createHttp2ConnectionHandler();
-  const manager = new ListenerManager(view, {
+  const listeners = new ListenerManager(view, {
     clusters,
     originalDestination: deps.originalDestination,
     identityOf: deps.identityOf,
@@ -82,12 +85,13 @@ function startDefaultDataPlane(view: ConfigView, deps: DataPlaneDeps): DataPlane
     logger: deps.logger,
     drainTimeoutMs: deps.drainTimeoutMs,
   });
+  manager = listeners;
   return {
-    bound: () => manager.bound(),
-    bindFailures: () => manager.bindFailures().map((f) => ({ listener: f.listener, address: f.address, code: f.error.code, message: f.error.message })),
-    settled: (timeoutMs) => withTimeout(manager.settled(), timeoutMs),
+    bound: () => listeners.bound(),
+    bindFailures: () => listeners.bindFailures().map((f) => ({ listener: f.listener, address: f.address, code: f.error.code, message: f.error.message })),
+    settled: (timeoutMs) => withTimeout(listeners.settled(), timeoutMs),
     close: async () => {
-      await manager.close();
+      await listeners.close();
       http2.close();
       http1Pool.close();
     },
