@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { fromBinary, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { envoy, messageFromJson } from '../../xds/index.js';
 import { compileResource, type CompiledResource } from './index.js';
+import { seededRandom } from '../../test/fuzz/prng.js';
 
 const T = 'type.googleapis.com/';
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -101,17 +102,6 @@ const SEEDS: Seed[] = [
   seed('secret', envoy.SecretSchema, { name: 's', tls_certificate: { certificate_chain: { inline_string: PEM }, private_key: { inline_string: PEM } } }),
 ];
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function mutate(bytes: Uint8Array, rand: () => number): Uint8Array {
   const out = [...bytes];
   const edits = 1 + Math.floor(rand() * 4);
@@ -137,7 +127,7 @@ function mutate(bytes: Uint8Array, rand: () => number): Uint8Array {
 }
 
 test('compiling mutated resources never throws (bounded: 20000 inputs or 3 s)', () => {
-  const rand = prng(0xc1);
+  const rand = seededRandom(0xc1);
   const deadline = Date.now() + 3000;
   let decoded = 0;
   let accepted = 0;

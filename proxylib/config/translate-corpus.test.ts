@@ -5,83 +5,16 @@
 // yet: those listeners must be refused exactly at the filter's typed_config (the NACK rule).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import {
-  IdentityAllocator,
-  RESERVED_IDENTITIES,
-  Repository,
-  SelectorCache,
-  loadPolicyText,
-  parseEndpoints,
-  type EndpointSpec,
-  type LabelSelector,
-  type Policy,
-} from '../../policy/index.js';
-import { translateNode, type envoy, type IpCacheEntry, type RedirectKey, type Translation } from '../../xds/index.js';
-import { REPO_ROOT } from '../../test/fixtures/policy-builders.js';
-import { corpusDir, isTemplate, listCorpusFiles } from '../../test/corpus/corpus-files.js';
-import { renderCorpusTemplate, renderedKey, templateVariants } from '../../test/corpus/template-data.js';
+import type { EndpointSpec, Policy } from '../../policy/index.js';
+import type { envoy, Translation } from '../../xds/index.js';
+import { buildCorpusNode, corpusEndpoints, docsExamples, loadableCorpusInputs, translateCorpusNode } from '../../test/xds/corpus-node.js';
 import { compileCluster, compileListener, compileLoadAssignment, compileRouteConfiguration, compileSecret, referencesOfCluster, referencesOfListener, type ConfigProblem, type ConnectionFacts } from './index.js';
 
-const NODE_IP = '192.0.2.250';
-const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 const MESHD_FILTER = /^meshd\.filters\.(kafka|dns)\./;
 
-/** Labels that satisfy a selector's positive requirements (In: the first value, Exists: "x"). */
-function endpointFor(selector: LabelSelector, name: string, namedPorts: EndpointSpec['namedPorts'], ip: string): EndpointSpec | undefined {
-  const spec: EndpointSpec = { name, namespace: 'default', labels: {}, ips: [ip], namedPorts, namespaceLabels: {} };
-  for (const r of selector.requirements) {
-    if (r.source !== 'k8s' && r.source !== 'any') return undefined;
-    if (r.operator !== 'In' && r.operator !== 'Exists') continue;
-    const value = r.operator === 'In' ? r.values[0]! : 'x';
-    if (r.key === 'io.kubernetes.pod.namespace') spec.namespace = value;
-    else if (r.key.startsWith('io.cilium.k8s.namespace.labels.')) spec.namespaceLabels![r.key.slice('io.cilium.k8s.namespace.labels.'.length)] = value;
-    else if (r.key === 'io.cilium.k8s.policy.serviceaccount') spec.serviceAccount = value;
-    else if (r.key === 'io.cilium.k8s.policy.cluster') continue;
-    else spec.labels[r.key] = value;
-  }
-  return spec;
-}
-
-function endpointsOf(policies: Policy[]): EndpointSpec[] {
-  const selectors: LabelSelector[] = [];
-  const portNames = new Set<string>();
-  for (const p of policies) {
-    for (const rule of p.rules) {
-      if (rule.subject.kind === 'endpoints') selectors.push(rule.subject.selector);
-      for (const pr of [...rule.ingress, ...rule.ingressDeny, ...rule.egress, ...rule.egressDeny]) {
-        if (pr.peers.kind === 'endpoints') selectors.push(...pr.peers.selectors);
-        for (const port of pr.toPorts) for (const pp of port.ports) if (typeof pp.port === 'string') portNames.add(pp.port);
-      }
-    }
-  }
-  const namedPorts = [...portNames].sort().map((name, i) => ({ name, port: 8000 + i, protocol: 'TCP' as const }));
-  return selectors.flatMap((s, i) => endpointFor(s, `ep${i}`, namedPorts, `10.244.${Math.floor(i / 200)}.${10 + (i % 200)}`) ?? []);
-}
-
+/** The translation for a node holding the policies and endpoints (no CIDR identities). */
 function translate(policies: Policy[], endpoints: EndpointSpec[], target: 'builtin' | 'envoy' = 'builtin'): Translation {
-  const repo = new Repository({ allowLocalhost: true });
-  for (const p of policies) repo.upsertPolicy(p);
-  for (const e of endpoints) repo.upsertEndpoint(e);
-  const allocator = new IdentityAllocator();
-  const cache = new SelectorCache();
-  for (const r of RESERVED_IDENTITIES) cache.addIdentity(r.id, r.labels);
-  const ipcache: IpCacheEntry[] = [{ prefix: `${NODE_IP}/32`, identity: 1 }];
-  for (const ep of repo.listEndpoints()) {
-    const { id } = allocator.allocate(ep.identityLabels);
-    cache.addIdentity(id, ep.identityLabels);
-    for (const ip of ep.ips) ipcache.push({ prefix: `${ip}/${ip.includes(':') ? 128 : 32}`, identity: id });
-  }
-  return translateNode({
-    target,
-    endpoints: repo.resolveAll(),
-    identitiesOf: (s) => cache.register(s).selections(),
-    ipcache,
-    proxyAddresses: ['10.244.0.1', 'fd44:244::1'],
-    proxyPortOf: (key: RedirectKey) => 15000 + (key.direction === 'ingress' ? 0 : 100) + ['http', 'kafka', 'dns', 'none'].indexOf(key.l7) + (key.protocol === 'UDP' ? 50 : 0),
-    secretData: () => ({ 'tls.crt': PEM, 'tls.key': PEM, 'ca.crt': PEM }),
-  });
+  return translateCorpusNode(buildCorpusNode(policies, endpoints, { cidrIdentities: false }), target);
 }
 
 interface Tally {
@@ -185,27 +118,20 @@ test('every resource translateNode gives the built-in proxy for the shared polic
   const tally = newTally();
   const envoyTally = newTally();
   let inputs = 0;
-  for (const f of listCorpusFiles(corpusDir())) {
-    const variants = isTemplate(f.text)
-      ? templateVariants(f.rel).map((v) => ({ key: renderedKey(f.rel, v), text: renderCorpusTemplate(f.rel, f.text, v.data) }))
-      : [{ key: f.rel, text: f.text }];
-    for (const input of variants) {
-      const loaded = loadPolicyText(input.key, input.text);
-      if (loaded.problems.length > 0 || loaded.policies.length === 0) continue;
-      inputs++;
-      let t: Translation;
-      let forEnvoy: Translation;
-      try {
-        const endpoints = endpointsOf(loaded.policies);
-        t = translate(loaded.policies, endpoints);
-        forEnvoy = translate(loaded.policies, endpoints, 'envoy');
-      } catch {
-        continue; // translation failures are test/xds/translate-corpus.test.ts's subject
-      }
-      compileAll(input.key, t, tally);
-      // What meshd gives a real Envoy is a config users could hand the built-in proxy too.
-      compileAll(`${input.key} [envoy target]`, forEnvoy, envoyTally);
+  for (const input of loadableCorpusInputs()) {
+    inputs++;
+    let t: Translation;
+    let forEnvoy: Translation;
+    try {
+      const endpoints = corpusEndpoints(input.policies);
+      t = translate(input.policies, endpoints);
+      forEnvoy = translate(input.policies, endpoints, 'envoy');
+    } catch {
+      continue; // translation failures are test/xds/translate-corpus.test.ts's subject
     }
+    compileAll(input.key, t, tally);
+    // What meshd gives a real Envoy is a config users could hand the built-in proxy too.
+    compileAll(`${input.key} [envoy target]`, forEnvoy, envoyTally);
   }
   console.log(
     `config translate-corpus: ${inputs} inputs; compiled ${tally.listeners} listeners (${tally.meshdFilterListeners} with Kafka/DNS filters, refused as expected; ${tally.tlsChains} TLS chains), ` +
@@ -224,17 +150,9 @@ test('every resource translateNode gives the built-in proxy for the shared polic
 });
 
 test('every resource translateNode gives the built-in proxy for docs/examples compiles with zero problems', () => {
-  const dir = join(REPO_ROOT, 'docs', 'examples');
-  const policies: Policy[] = [];
-  for (const file of readdirSync(join(dir, 'policies')).filter((f) => f.endsWith('.yaml')).sort()) {
-    const r = loadPolicyText(file, readFileSync(join(dir, 'policies', file), 'utf8'));
-    assert.deepEqual(r.problems, [], file);
-    policies.push(...r.policies);
-  }
-  const eps = parseEndpoints('endpoints.yaml', readFileSync(join(dir, 'endpoints.yaml'), 'utf8'));
-  assert.deepEqual(eps.problems, []);
+  const { policies, endpoints } = docsExamples();
   const tally = newTally();
-  compileAll('docs/examples', translate(policies, eps.endpoints), tally);
+  compileAll('docs/examples', translate(policies, endpoints), tally);
   assertNone(tally.problems, 'docs/examples resources the built-in proxy refuses');
   assert.ok(tally.listeners - tally.meshdFilterListeners >= 1 && tally.routes >= 1 && tally.clusters >= 1, JSON.stringify(tally));
 });

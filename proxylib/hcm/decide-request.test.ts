@@ -5,6 +5,7 @@ import type { RbacContext, RbacFilter } from '../rbac/types.js';
 import { decideRequest } from './decide-request.js';
 import { grpcLocalReplyHeaders, grpcStatusOfHttpStatus, isGrpcContentType, mapLocalReply } from './local-reply.js';
 import type { DownstreamFacts, HttpRequestHead } from './types.js';
+import { hcmConfig } from '../../test/proxy/listener-fixtures.js';
 
 // Hand-built config objects (plain interfaces): the compiled forms C1 and B produce have this shape.
 
@@ -51,29 +52,16 @@ function rbac(name: string, action: 'ALLOW' | 'DENY', policies: Record<string, (
   return { kind: 'rbac', name, rbac: filter };
 }
 
+/** The listener fixtures' HCM as a translated one: routes over RDS, escaped slashes rejected, the 403 local reply. */
 function hcm(overrides: Partial<HcmConfig> = {}): HcmConfig {
-  return {
+  return hcmConfig({
     statPrefix: 'test',
-    codec: 'auto',
     routes: { kind: 'rds', name: 'routes' },
-    httpFilters: [{ kind: 'router', name: 'envoy.filters.http.router' }],
-    normalizePath: true,
-    mergeSlashes: true,
     escapedSlashes: 'reject',
-    useRemoteAddress: true,
-    skipXffAppend: true,
     localReplyMappers: [{ whenStatus: 403, statusOverride: undefined, body: 'Access denied\r\n' }],
-    requestHeadersTimeoutMs: 0,
-    streamIdleTimeoutMs: 300_000,
-    requestTimeoutMs: 0,
-    idleTimeoutMs: 3_600_000,
-    maxRequestHeadersKb: 60,
-    maxHeadersCount: 100,
-    upgrades: new Set(),
-    allowConnect: false,
     serverName: 'envoy',
     ...overrides,
-  };
+  });
 }
 
 function head(target: string, extra: Partial<HttpRequestHead> = {}): HttpRequestHead {

@@ -5,7 +5,7 @@ import { subscribeFlows } from '../flow/index.js';
 import type { HttpFlowRecord } from '../flow/index.js';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView } from './http2-test-harness.js';
+import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView, withTimeout } from './http2-test-harness.js';
 import type { Front } from './http2-test-harness.js';
 
 // Messages are raw bytes (identity serializers): the proxy never looks inside them, so no .proto.
@@ -40,22 +40,6 @@ const OtherClient = grpc.makeGenericClientConstructor(otherService, 'Other') as 
 function unary(client: EchoClient, name: 'unary' | 'denied' | 'hang' | 'fail', request: Buffer, options: grpc.CallOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     client[name](request, new grpc.Metadata(), options, (err: grpc.ServiceError | null, reply?: Buffer) => (err ? reject(err) : resolve(reply as Buffer)));
-  });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e as Error);
-      },
-    );
   });
 }
 

@@ -11,7 +11,7 @@ import type { HttpFlowRecord } from '../flow/index.js';
 import type { HcmConfig } from '../config/types.js';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testClock, testHcm, testView } from './http2-test-harness.js';
+import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testClock, testHcm, testView, withTimeout } from './http2-test-harness.js';
 import type { Front } from './http2-test-harness.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -108,22 +108,6 @@ async function freePort(): Promise<number> {
 
 function* chunksOf(body: Buffer): Generator<Buffer> {
   for (let i = 0; i < body.length; i += 65536) yield body.subarray(i, i + 65536);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e as Error);
-      },
-    );
-  });
 }
 
 describe('HTTP/2 proxy over h2c prior knowledge', () => {

@@ -41,6 +41,23 @@ export function denyPathPrefixes(prefixes: string[]): RbacFilter {
   });
 }
 
+/** `p`, or a rejection naming `what` once `ms` pass (so a hung stream fails its test instead of the run). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
 export interface TestRoute {
   prefix: string;
   cluster: string;

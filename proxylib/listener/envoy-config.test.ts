@@ -15,9 +15,8 @@ import { envoy, messageFromJson } from '../../xds/index.js';
 import { ConfigStore, defaultCompilers, type ResourceKind } from '../config-store/index.js';
 import { ListenerManager, createCoarseClock } from './index.js';
 import { ViewClusterManager } from '../upstream/index.js';
-import { subscribeFlows, type FlowRecord } from '../flow/index.js';
 import { makeTestPki, type TestPki } from '../../test/proxy/pki.js';
-import { startTcpServer } from '../../test/proxy/listener-fixtures.js';
+import { nextFlow, startTcpServer } from '../../test/proxy/listener-fixtures.js';
 
 const T = 'type.googleapis.com/';
 const clock = createCoarseClock(20);
@@ -43,16 +42,6 @@ const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_versi
 
 function certificateSecret(name: string, pair: { cert: string; key: string }) {
   return { name, tls_certificate: { certificate_chain: { inline_string: pair.cert }, private_key: { inline_string: pair.key } } };
-}
-
-function nextFlow(predicate: (r: FlowRecord) => boolean): Promise<FlowRecord> {
-  return new Promise((resolve) => {
-    const off = subscribeFlows((r) => {
-      if (!predicate(r)) return;
-      off();
-      resolve(r);
-    });
-  });
 }
 
 function reply(socket: TLSSocket | ReturnType<typeof connect>): Promise<string> {

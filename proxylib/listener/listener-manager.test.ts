@@ -5,20 +5,10 @@ import { connect, type Socket } from 'node:net';
 import http2 from 'node:http2';
 import { ListenerManager, createCoarseClock, type DownstreamConnection, type ListenerManagerDeps } from './index.js';
 import { ViewClusterManager } from '../upstream/index.js';
-import { subscribeFlows, type FlowRecord, type TcpFlowRecord } from '../flow/index.js';
-import { MemoryConfigView, buildListener, chainOf, hcmFilter, startTcpServer, staticCluster, tcpProxyFilter } from '../../test/proxy/listener-fixtures.js';
+import type { TcpFlowRecord } from '../flow/index.js';
+import { MemoryConfigView, buildListener, chainOf, hcmFilter, nextFlow, startTcpServer, staticCluster, tcpProxyFilter } from '../../test/proxy/listener-fixtures.js';
 
 const clock = createCoarseClock(20);
-
-function nextFlow(predicate: (r: FlowRecord) => boolean): Promise<FlowRecord> {
-  return new Promise((resolve) => {
-    const off = subscribeFlows((r) => {
-      if (!predicate(r)) return;
-      off();
-      resolve(r);
-    });
-  });
-}
 
 /** Collects handed-over connections; each is answered by `respond` (default: echo the first chunk's length). */
 function handlers(respond?: (conn: DownstreamConnection, protocol: 'http1' | 'http2') => void) {
@@ -51,6 +41,13 @@ async function startManager(view: MemoryConfigView, deps: Partial<ListenerManage
   return manager;
 }
 
+/** Opens a connection, sends one HTTP/1.1 request head and waits for the first bytes back. */
+async function requestHttp1(port: number, host = '127.0.0.1'): Promise<{ socket: Socket; reply: string }> {
+  const socket = connect(port, host);
+  socket.write('GET / HTTP/1.1\r\n\r\n');
+  return { socket, reply: await firstReply(socket) };
+}
+
 function firstReply(socket: Socket): Promise<string> {
   return new Promise((resolve, reject) => {
     socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
@@ -64,6 +61,12 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
   after(async () => {
     for (const c of cleanups.reverse()) await c();
   });
+  /** A started manager, closed after the suite. */
+  async function managed(view: MemoryConfigView, deps: Parameters<typeof startManager>[1]) {
+    const manager = await startManager(view, deps);
+    cleanups.push(() => manager.close());
+    return manager;
+  }
 
   test('a listener on port 0 is bound on each of its addresses and bound() reports the real ports', async () => {
     const view = new MemoryConfigView();
@@ -71,8 +74,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     listener.addresses.push({ address: '::1', port: 0, protocol: 'tcp' });
     view.setListener(listener);
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const bound = manager.bound();
     assert.equal(bound.length, 2);
     for (const b of bound) {
@@ -80,9 +82,8 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
       assert.ok(b.bound.port > 0);
     }
     const v6 = bound.find((b) => b.bound.address === '::1')!;
-    const socket = connect(v6.bound.port, '::1');
-    socket.write('GET / HTTP/1.1\r\n\r\n');
-    assert.equal(await firstReply(socket), 'http1:GET / HTTP/1.1\r\n\r\n');
+    const { socket, reply } = await requestHttp1(v6.bound.port, '::1');
+    assert.equal(reply, 'http1:GET / HTTP/1.1\r\n\r\n');
     assert.equal(h.seen[0]?.conn.facts.sourceIp, '::1');
     socket.destroy();
   });
@@ -91,8 +92,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const view = new MemoryConfigView();
     view.setListener(buildListener({ name: 'h1', chains: [{ chain: chainOf('http', [hcmFilter()]) }] }));
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const socket = connect(manager.addressOf('h1')!.port, '127.0.0.1');
     // One byte first: the codec sniff must decide from a prefix and give it back.
     socket.write('P');
@@ -118,8 +118,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
       h2server.emit('connection', conn.socket);
       conn.socket.resume();
     });
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const client = http2.connect(`http://127.0.0.1:${manager.addressOf('h2c')!.port}`);
     cleanups.push(async () => void client.close());
     const req = client.request({ ':path': '/hello' });
@@ -139,14 +138,13 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     view.setCluster({ ...staticCluster('passthrough', []), discovery: { kind: 'original_dst' } });
     view.setListener(buildListener({ name: 'transparent', useOriginalDst: true, chains: [{ chain: chainOf('tcp', [tcpProxyFilter('passthrough')]) }] }));
     const identities: Record<string, number> = { '127.0.0.1': 4242, '127.0.0.2': 777 };
-    const manager = await startManager(view, {
+    const manager = await managed(view, {
       http1: () => assert.fail('no HTTP'),
       http2: () => assert.fail('no HTTP'),
       // As the kernel datapath would answer: the client really dialled 127.0.0.2:<upstream port>.
       originalDestination: () => ({ address: '127.0.0.2', port: upstream.port }),
       identityOf: (ip) => identities[ip],
     });
-    cleanups.push(() => manager.close());
     const flow = nextFlow((r) => r.listener === 'transparent');
     const socket = connect(manager.addressOf('transparent')!.port, '127.0.0.1');
     socket.end();
@@ -197,11 +195,9 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
       }),
     );
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
-    const socket = connect(manager.addressOf('mixed')!.port, '127.0.0.1');
-    socket.write('GET / HTTP/1.1\r\n\r\n');
-    assert.equal(await firstReply(socket), 'http1:GET / HTTP/1.1\r\n\r\n');
+    const manager = await managed(view, h);
+    const { socket, reply } = await requestHttp1(manager.addressOf('mixed')!.port);
+    assert.equal(reply, 'http1:GET / HTTP/1.1\r\n\r\n');
     assert.equal(h.seen[0]?.conn.filterChainName, 'plain');
     assert.equal(h.seen[0]?.conn.connectionFacts.transportProtocol, 'raw_buffer');
     socket.destroy();
@@ -211,8 +207,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const view = new MemoryConfigView();
     view.setListener(buildListener({ name: 'inspect', tlsInspector: true, listenerFiltersTimeoutMs: 150, chains: [{ chain: chainOf('any', [hcmFilter()]) }] }));
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const port = manager.addressOf('inspect')!.port;
     const malformedFlow = nextFlow((r) => r.listener === 'inspect' && r.reason === 'tls_inspector_malformed');
     const bad = connect(port, '127.0.0.1');
@@ -238,8 +233,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
       continueOnListenerFiltersTimeout: true,
     });
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const socket = connect(manager.addressOf('continue')!.port, '127.0.0.1');
     // One byte that could start a TLS record: tls_inspector waits for more until its timeout.
     socket.write(Buffer.from([0x16]));
@@ -252,21 +246,16 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const view = new MemoryConfigView();
     view.setListener(buildListener({ name: 'updatable', chains: [{ chain: chainOf('http', [hcmFilter({ serverName: 'v1' })]) }] }));
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const port = manager.addressOf('updatable')!.port;
-    const first = connect(port, '127.0.0.1');
-    first.write('GET / HTTP/1.1\r\n\r\n');
-    await firstReply(first);
+    const { socket: first } = await requestHttp1(port);
     const conn = h.seen[0]!.conn;
     assert.equal(conn.hcm()?.serverName, 'v1');
     view.setListener(buildListener({ name: 'updatable', port, chains: [{ chain: chainOf('http', [hcmFilter({ serverName: 'v2' })]) }] }));
     await manager.settled();
     assert.equal(conn.hcm()?.serverName, 'v2', 'the existing connection sees the new HCM');
     assert.equal(conn.draining, false);
-    const second = connect(port, '127.0.0.1');
-    second.write('GET / HTTP/1.1\r\n\r\n');
-    await firstReply(second);
+    const { socket: second } = await requestHttp1(port);
     assert.equal(h.seen[1]?.conn.hcm()?.serverName, 'v2');
     first.destroy();
     second.destroy();
@@ -276,12 +265,9 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const view = new MemoryConfigView();
     view.setListener(buildListener({ name: 'moving', chains: [{ chain: chainOf('http', [hcmFilter()]) }] }));
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const oldPort = manager.addressOf('moving')!.port;
-    const open = connect(oldPort, '127.0.0.1');
-    open.write('GET / HTTP/1.1\r\n\r\n');
-    await firstReply(open);
+    const { socket: open } = await requestHttp1(oldPort);
     view.setListener(buildListener({ name: 'moving', address: '::1', chains: [{ chain: chainOf('http', [hcmFilter()]) }] }));
     await manager.settled();
     const bound = manager.bound().filter((b) => b.name === 'moving');
@@ -289,9 +275,8 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     assert.equal(bound[0]?.bound.address, '::1');
     const refused = connect(oldPort, '127.0.0.1');
     assert.equal(((await once(refused, 'error')) as [NodeJS.ErrnoException])[0].code, 'ECONNREFUSED');
-    const moved = connect(bound[0]!.bound.port, '::1');
-    moved.write('GET / HTTP/1.1\r\n\r\n');
-    assert.match(await firstReply(moved), /^http1:/);
+    const { socket: moved, reply: movedReply } = await requestHttp1(bound[0]!.bound.port, '::1');
+    assert.match(movedReply, /^http1:/);
     // The connection accepted on the old address still works (same chain name in the new config).
     assert.equal(h.seen[0]?.conn.draining, false);
     assert.ok(h.seen[0]?.conn.hcm());
@@ -304,12 +289,9 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const chains = (names: string[]) => names.map((n) => ({ chain: chainOf(n, [hcmFilter()]), match: { destinationPort: n === 'kept' ? 1 : undefined } }));
     view.setListener(buildListener({ name: 'shrinking', chains: chains(['going']) }));
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const port = manager.addressOf('shrinking')!.port;
-    const socket = connect(port, '127.0.0.1');
-    socket.write('GET / HTTP/1.1\r\n\r\n');
-    await firstReply(socket);
+    const { socket } = await requestHttp1(port);
     const conn = h.seen[0]!.conn;
     const drained = new Promise<void>((resolve) => conn.onDrain(resolve));
     view.setListener(buildListener({ name: 'shrinking', port, chains: chains(['kept']) }));
@@ -324,12 +306,9 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const view = new MemoryConfigView();
     view.setListener(buildListener({ name: 'removed', chains: [{ chain: chainOf('http', [hcmFilter()]) }] }));
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const port = manager.addressOf('removed')!.port;
-    const socket = connect(port, '127.0.0.1');
-    socket.write('GET / HTTP/1.1\r\n\r\n');
-    await firstReply(socket);
+    const { socket } = await requestHttp1(port);
     const conn = h.seen[0]!.conn;
     let drainCalled = false;
     conn.onDrain(() => (drainCalled = true));
@@ -383,8 +362,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const view = new MemoryConfigView();
     view.setListener(buildListener({ name: 'busy', port: blocker.port, chains: [{ chain: chainOf('http', [hcmFilter()]) }] }));
     view.setListener(buildListener({ name: 'free', chains: [{ chain: chainOf('http', [hcmFilter()]) }] }));
-    const manager = await startManager(view, handlers());
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, handlers());
     const failures = manager.bindFailures();
     assert.equal(failures.length, 1);
     assert.equal(failures[0]?.listener, 'busy');
@@ -406,8 +384,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
       }),
     );
     const h = handlers((conn) => conn.socket.destroy());
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const port = manager.addressOf('hostile')!.port;
     // A real ClientHello prefix to mutate: record header + handshake header + legacy version.
     const helloPrefix = Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03]);
@@ -455,8 +432,7 @@ describe('ListenerManager', { timeout: 30_000 }, () => {
     const view = new MemoryConfigView();
     view.setListener(buildListener({ name: 'picky', chains: [{ chain: chainOf('port-1-only', [hcmFilter()]), match: { destinationPort: 1 } }] }));
     const h = handlers();
-    const manager = await startManager(view, h);
-    cleanups.push(() => manager.close());
+    const manager = await managed(view, h);
     const flow = nextFlow((r) => r.listener === 'picky');
     const socket = connect(manager.addressOf('picky')!.port, '127.0.0.1');
     socket.resume();

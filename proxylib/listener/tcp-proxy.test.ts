@@ -7,9 +7,9 @@ import { envoy, messageFromJson } from '../../xds/index.js';
 import { compileNetworkRbac } from '../rbac/index.js';
 import { ListenerManager, createCoarseClock } from './index.js';
 import { ViewClusterManager } from '../upstream/index.js';
-import { subscribeFlows, type FlowRecord, type TcpFlowRecord } from '../flow/index.js';
+import type { TcpFlowRecord } from '../flow/index.js';
 import type { NetworkFilterConfig } from '../config/types.js';
-import { MemoryConfigView, buildListener, chainOf, startTcpServer, staticCluster, tcpProxyFilter } from '../../test/proxy/listener-fixtures.js';
+import { MemoryConfigView, buildListener, chainOf, nextFlow, startTcpServer, staticCluster, tcpProxyFilter } from '../../test/proxy/listener-fixtures.js';
 
 const clock = createCoarseClock(20);
 const noHttp = (): void => {
@@ -22,17 +22,6 @@ function readAll(socket: Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     socket.once('end', () => resolve(Buffer.concat(chunks)));
     socket.once('error', reject);
-  });
-}
-
-/** Resolves with the first record the predicate accepts (bounded by the test's own timeout). */
-function nextFlow(predicate: (r: FlowRecord) => boolean): Promise<FlowRecord> {
-  return new Promise((resolve) => {
-    const off = subscribeFlows((r) => {
-      if (!predicate(r)) return;
-      off();
-      resolve(r);
-    });
   });
 }
 

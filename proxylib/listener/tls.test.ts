@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 import http2 from 'node:http2';
 import { ListenerManager, createCoarseClock, type DownstreamConnection } from './index.js';
 import { ViewClusterManager } from '../upstream/index.js';
-import { subscribeFlows, type FlowRecord } from '../flow/index.js';
 import type { ClusterConfig } from '../config/types.js';
 import { makeTestPki, type TestPki } from '../../test/proxy/pki.js';
 import {
@@ -19,6 +18,7 @@ import {
   chainOf,
   downstreamTls,
   hcmFilter,
+  nextFlow,
   staticCluster,
   tcpProxyFilter,
   upstreamTls,
@@ -92,16 +92,6 @@ async function handshakeOutcome(port: number, options: { servername: string; ca:
     const e = err as NodeJS.ErrnoException;
     return e.code ?? e.message;
   }
-}
-
-function nextFlow(predicate: (r: FlowRecord) => boolean): Promise<FlowRecord> {
-  return new Promise((resolve) => {
-    const off = subscribeFlows((r) => {
-      if (!predicate(r)) return;
-      off();
-      resolve(r);
-    });
-  });
 }
 
 describe('TLS termination', { timeout: 30_000 }, () => {

@@ -22,33 +22,15 @@
 // there the engine must allow too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import { BlockList } from 'node:net';
-import { join } from 'node:path';
-import {
-  IdentityAllocator,
-  LabelSet,
-  RESERVED_IDENTITIES,
-  Repository,
-  SelectorCache,
-  loadPolicyText,
-  parseEndpoints,
-  traceFlow,
-  type EndpointSpec,
-  type L7Request,
-  type LabelSelector,
-  type Policy,
-} from '../../policy/index.js';
-import { envoy, translateNode, unpackAny, type IpCacheEntry, type RedirectKey, type Translation } from '../../xds/index.js';
-import { cnp, ports, REPO_ROOT, sel, selIn, yamlText, type Doc } from '../../test/fixtures/policy-builders.js';
-import { corpusDir, isTemplate, listCorpusFiles } from '../../test/corpus/corpus-files.js';
-import { renderCorpusTemplate, renderedKey, templateVariants } from '../../test/corpus/template-data.js';
+import { loadPolicyText, traceFlow, type EndpointSpec, type L7Request, type Policy } from '../../policy/index.js';
+import { envoy, unpackAny, type RedirectKey, type Translation } from '../../xds/index.js';
+import { cnp, ports, sel, selIn, yamlText, type Doc } from '../../test/fixtures/policy-builders.js';
+import { buildCorpusNode, CORPUS_NODE_IP, corpusEndpoints, docsExamples, loadableCorpusInputs, translateCorpusNode } from '../../test/xds/corpus-node.js';
+import { seededRandom } from '../../test/fuzz/prng.js';
 import { compileListener, compileRouteConfiguration, type ConnectionFacts, type ListenerConfig, type RouteTable } from '../config/index.js';
 import { decideRequest, type DownstreamFacts, type HttpRequestHead } from '../hcm/index.js';
 import { normalizeRequestPath } from '../http/index.js';
 import { compileHttpRbac, compileNetworkRbac, rbacContextOfRequest, type RbacContext, type RbacFilter } from './index.js';
-
-const NODE_IP = '192.0.2.250';
 
 // ---- the node: policies, endpoints, identities, ipcache, translation ----------------------------
 
@@ -66,68 +48,15 @@ interface Node {
   peers: Peer[];
 }
 
-function policyPrefixes(policies: Policy[]): string[] {
-  const cidrs = new Set<string>();
-  for (const p of policies) {
-    for (const rule of p.rules) {
-      for (const pr of [...rule.ingress, ...rule.ingressDeny, ...rule.egress, ...rule.egressDeny]) {
-        if (pr.peers.kind !== 'cidr') continue;
-        for (const c of pr.peers.cidrs) for (const prefix of [...(c.cidr ? [c.cidr] : []), ...c.except]) cidrs.add(prefix);
-      }
-    }
-  }
-  return [...cidrs].sort();
-}
-
-function contains(outer: string, inner: string): boolean {
-  const [oa = '', ol = '0'] = outer.split('/');
-  const [ia = '', il = '0'] = inner.split('/');
-  if (oa.includes(':') !== ia.includes(':') || Number(ol) > Number(il)) return false;
-  const family = oa.includes(':') ? 'ipv6' : 'ipv4';
-  const block = new BlockList();
-  block.addSubnet(oa, Number(ol), family);
-  return block.check(ia, family);
-}
-
+/** The policies and endpoints on a node with CIDR identities, translated for the built-in proxy, and the peers worth trying. */
 function buildNode(policies: Policy[], endpoints: EndpointSpec[], extraPeers: string[]): Node {
-  const repo = new Repository({ allowLocalhost: true });
-  for (const p of policies) repo.upsertPolicy(p);
-  for (const e of endpoints) repo.upsertEndpoint(e);
-  const allocator = new IdentityAllocator();
-  const cache = new SelectorCache();
-  for (const r of RESERVED_IDENTITIES) cache.addIdentity(r.id, r.labels);
-  const ipcache: IpCacheEntry[] = [{ prefix: `${NODE_IP}/32`, identity: 1 }];
-  const peers: Peer[] = [{ ip: NODE_IP, ref: 'entity:host' }];
-  for (const ep of repo.listEndpoints()) {
-    const { id } = allocator.allocate(ep.identityLabels);
-    cache.addIdentity(id, ep.identityLabels);
-    for (const ip of ep.ips) {
-      ipcache.push({ prefix: `${ip}/${ip.includes(':') ? 128 : 32}`, identity: id });
-      peers.push({ ip, ref: ip });
-    }
-  }
-  // CIDR identities as Cilium allocates them: world labels plus a cidr: label for every policy
-  // prefix containing the entry (so `except` carve-outs get an identity of their own).
-  const prefixes = policyPrefixes(policies);
-  for (const prefix of prefixes) {
-    const family = prefix.includes(':') ? 'ipv6' : 'ipv4';
-    const labels = LabelSet.parse(['reserved:world', `reserved:world-${family}`, ...prefixes.filter((outer) => contains(outer, prefix)).map((c) => `cidr:${c}`)]);
-    const { id } = allocator.allocate(labels);
-    cache.addIdentity(id, labels);
-    ipcache.push({ prefix, identity: id });
-    // The first, last and a middle address of every policy prefix are peers worth trying.
-    for (const ip of sampleAddresses(prefix)) peers.push({ ip, ref: ip });
-  }
+  const node = buildCorpusNode(policies, endpoints, { cidrIdentities: true });
+  const peers: Peer[] = [{ ip: CORPUS_NODE_IP, ref: 'entity:host' }];
+  for (const ip of node.endpointAddresses) peers.push({ ip, ref: ip });
+  // The first, last and a middle address of every policy prefix are peers worth trying.
+  for (const prefix of node.cidrPrefixes) for (const ip of sampleAddresses(prefix)) peers.push({ ip, ref: ip });
   for (const ip of extraPeers) peers.push({ ip, ref: ip });
-  const translation = translateNode({
-    target: 'builtin',
-    endpoints: repo.resolveAll(),
-    identitiesOf: (s) => cache.register(s).selections(),
-    ipcache,
-    proxyAddresses: ['10.244.0.1', 'fd44:244::1'],
-    proxyPortOf: (key: RedirectKey) => 15000 + (key.direction === 'ingress' ? 0 : 100) + ['http', 'kafka', 'dns', 'none'].indexOf(key.l7) + (key.protocol === 'UDP' ? 50 : 0),
-    secretData: () => ({ 'tls.crt': 'x', 'tls.key': 'x', 'ca.crt': 'x' }),
-  });
+  const translation = translateCorpusNode(node, 'builtin');
   const unique = new Map(peers.map((p) => [`${p.ip} ${p.ref}`, p]));
   return { policies, endpoints, translation, peers: [...unique.values()] };
 }
@@ -303,18 +232,6 @@ interface RequestPools {
   headerSets: Array<Array<[string, string]>>;
 }
 
-/** A small deterministic PRNG (mulberry32), so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)]!;
 }
@@ -375,7 +292,7 @@ function compare(node: Node, pools: RequestPools, perChain: number, seed: number
   const { chains, skipped } = chainsUnderTest(node.translation);
   const pipeline = mode === 'pipeline' ? new Pipeline(node.translation) : undefined;
   const listenerOf = new Map(node.translation.redirects.flatMap((r) => r.filterChains.map((name) => [name, r.listener] as const)));
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const out: Outcome = { rejectedPaths: 0, oneSided: 0, compared: 0, allowed: 0, denied: 0, mismatches: [], chains: chains.length, tcpChains: chains.filter((c) => c.kind === 'tcp').length, skipped };
   const endpointIps = new Map(node.endpoints.map((e) => [`${e.namespace}/${e.name}`, e.ips]));
   const edges = policyPorts(node.policies);
@@ -683,16 +600,8 @@ test('the whole decision path (filter chain selection, decideRequest, network RB
 });
 
 test('HTTP RBAC decides like the engine on the docs/examples policies and endpoints (the Death Star demo)', () => {
-  const dir = join(REPO_ROOT, 'docs', 'examples');
-  const policies: Policy[] = [];
-  for (const file of readdirSync(join(dir, 'policies')).filter((f) => f.endsWith('.yaml')).sort()) {
-    const r = loadPolicyText(file, readFileSync(join(dir, 'policies', file), 'utf8'));
-    assert.deepEqual(r.problems, [], file);
-    policies.push(...r.policies);
-  }
-  const eps = parseEndpoints('endpoints.yaml', readFileSync(join(dir, 'endpoints.yaml'), 'utf8'));
-  assert.deepEqual(eps.problems, []);
-  const node = buildNode(policies, eps.endpoints, WORLD);
+  const { policies, endpoints } = docsExamples();
+  const node = buildNode(policies, endpoints, WORLD);
   const pools = poolsOf(policies, { ...POOLS, paths: [...POOLS.paths, '/v1/exhaust-port', '/v1/status/landing-bay', '/v1/statusx'] });
   const outcome = compare(node, pools, 1500, 7);
   report('docs/examples', outcome);
@@ -700,73 +609,16 @@ test('HTTP RBAC decides like the engine on the docs/examples policies and endpoi
   assert.ok(outcome.chains >= 1 && outcome.allowed > 0 && outcome.denied > 0, 'the demo has an HTTP chain with allowed and denied requests');
 });
 
-/** Labels that satisfy a selector's positive requirements (In: the first value, Exists: "x"). */
-function endpointFor(selector: LabelSelector, name: string, namedPorts: EndpointSpec['namedPorts'], ip: string): EndpointSpec | undefined {
-  const spec: EndpointSpec = { name, namespace: 'default', labels: {}, ips: [ip], namedPorts, namespaceLabels: {} };
-  for (const r of selector.requirements) {
-    if (r.source !== 'k8s' && r.source !== 'any') return undefined;
-    if (r.operator !== 'In' && r.operator !== 'Exists') continue;
-    const value = r.operator === 'In' ? r.values[0]! : 'x';
-    if (r.key === 'io.kubernetes.pod.namespace') spec.namespace = value;
-    else if (r.key.startsWith('io.cilium.k8s.namespace.labels.')) spec.namespaceLabels![r.key.slice('io.cilium.k8s.namespace.labels.'.length)] = value;
-    else if (r.key === 'io.cilium.k8s.policy.serviceaccount') spec.serviceAccount = value;
-    else if (r.key === 'io.cilium.k8s.policy.cluster') continue;
-    else spec.labels[r.key] = value;
-  }
-  return spec;
-}
-
-/** The endpoints a corpus input's policies select or name as peers, one address each. */
-function corpusEndpoints(policies: Policy[]): EndpointSpec[] {
-  const selectors: LabelSelector[] = [];
-  const portNames = new Set<string>();
-  for (const p of policies) {
-    for (const rule of p.rules) {
-      if (rule.subject.kind === 'endpoints') selectors.push(rule.subject.selector);
-      for (const pr of [...rule.ingress, ...rule.ingressDeny, ...rule.egress, ...rule.egressDeny]) {
-        if (pr.peers.kind === 'endpoints') selectors.push(...pr.peers.selectors);
-        for (const port of pr.toPorts) for (const pp of port.ports) if (typeof pp.port === 'string') portNames.add(pp.port);
-      }
-    }
-  }
-  const namedPorts = [...portNames].sort().map((name, i) => ({ name, port: 8000 + i, protocol: 'TCP' as const }));
-  const out: EndpointSpec[] = [];
-  const seen = new Set<string>();
-  selectors.forEach((s, i) => {
-    const spec = endpointFor(s, `ep${i}`, namedPorts, `10.244.${Math.floor(i / 200)}.${10 + (i % 200)}`);
-    if (!spec) return;
-    const key = JSON.stringify([spec.namespace, spec.labels, spec.namespaceLabels, spec.serviceAccount]);
-    if (seen.has(key)) return;
-    seen.add(key);
-    out.push(spec);
-  });
-  return out;
-}
-
-function corpusInputs(): Array<{ key: string; policies: Policy[] }> {
-  const cases: Array<{ key: string; policies: Policy[] }> = [];
-  for (const f of listCorpusFiles(corpusDir())) {
-    const inputs = isTemplate(f.text)
-      ? templateVariants(f.rel).map((v) => ({ key: renderedKey(f.rel, v), text: renderCorpusTemplate(f.rel, f.text, v.data) }))
-      : [{ key: f.rel, text: f.text }];
-    for (const input of inputs) {
-      const result = loadPolicyText(input.key, input.text);
-      if (result.problems.length === 0 && result.policies.length > 0) cases.push({ key: input.key, policies: result.policies });
-    }
-  }
-  return cases;
-}
-
 test('HTTP and network RBAC, alone and through the whole decision path, decide like the engine for every policy of the shared corpus that yields a comparable chain', () => {
   const started = Date.now();
   const total: Outcome = { rejectedPaths: 0, oneSided: 0, chains: 0, tcpChains: 0, skipped: [], compared: 0, allowed: 0, denied: 0, mismatches: [] };
   let inputs = 0;
   let withChains = 0;
-  for (const [i, c] of corpusInputs().entries()) {
+  for (const [i, c] of loadableCorpusInputs().entries()) {
     inputs++;
     let node: Node;
     try {
-      node = buildNode(c.policies, corpusEndpoints(c.policies), WORLD);
+      node = buildNode(c.policies, corpusEndpoints(c.policies, { onePerIdentity: true }), WORLD);
     } catch (err) {
       // translate-corpus.test.ts owns "every corpus policy translates"; here we only compare what does.
       total.skipped.push(`${c.key}: does not translate (${(err as Error).message.slice(0, 80)})`);
@@ -850,7 +702,7 @@ function randomPolicies(rand: () => number, index: number): Doc[] {
 }
 
 test('HTTP RBAC and the whole decision path decide like the engine on randomly generated policies (60 policy sets)', () => {
-  const rand = prng(20261121);
+  const rand = seededRandom(20261121);
   const total: Outcome = { rejectedPaths: 0, oneSided: 0, chains: 0, tcpChains: 0, skipped: [], compared: 0, allowed: 0, denied: 0, mismatches: [] };
   let sets = 0;
   let unusable = 0;

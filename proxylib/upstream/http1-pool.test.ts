@@ -8,20 +8,10 @@ import { createCoarseClock } from '../listener/index.js';
 import { ViewClusterManager } from './cluster-manager.js';
 import { Http1Pool, type UpstreamConnectionHandler } from './http1-pool.js';
 import type { UpstreamTarget } from './types.js';
+import { staticCluster } from '../../test/proxy/listener-fixtures.js';
 
 function cluster(port: number, extra: Partial<ClusterConfig> = {}): ClusterConfig {
-  return {
-    name: 'c',
-    discovery: { kind: 'static', endpoints: [{ address: '127.0.0.1', port, weight: 1 }] },
-    connectTimeoutMs: 1000,
-    lbPolicy: 'round_robin',
-    upstreamTls: undefined,
-    httpProtocol: 'http1',
-    idleTimeoutMs: 3_600_000,
-    maxRequestsPerConnection: undefined,
-    perConnectionBufferLimitBytes: 1 << 20,
-    ...extra,
-  };
+  return staticCluster('c', [{ address: '127.0.0.1', port }], { connectTimeoutMs: 1000, ...extra });
 }
 
 /** A config view holding just one cluster (what the cluster manager reads). */

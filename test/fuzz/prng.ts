@@ -37,6 +37,12 @@ export class Prng {
   }
 }
 
+/** The same sequence as `new Prng(seed).next()`, as a bare `() => number` in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.next();
+}
+
 /** Parses a seed given as decimal or 0x-hex; undefined when absent or malformed. */
 export function parseSeed(text: string | undefined): number | undefined {
   if (text === undefined || text.trim() === '') return undefined;

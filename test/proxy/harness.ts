@@ -19,7 +19,6 @@ import {
 } from '../../policy/index.js';
 import {
   ACCESS_DENIED_BODY,
-  ACCESS_DENIED_STATUS_RUNTIME_KEY,
   Snapshot,
   SnapshotCache,
   TYPE_URL,
@@ -36,12 +35,11 @@ import {
 import { BuiltinProxy, type BuiltinProxyOptions } from '../../proxylib/index.js';
 import { Cleanup, makeTempDir } from '../xds/real-client-setup.js';
 import { findFreePort } from '../xds/child-process-harness.js';
+import { HTTP_RBAC_TYPE, loadAssignmentJson, meshdHcmJson } from './envoy-json.js';
 
 export { Cleanup, findFreePort };
 
-export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-export const HTTP_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
-export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export { HCM_TYPE, HTTP_RBAC_TYPE, ROUTER_TYPE, loadAssignmentJson } from './envoy-json.js';
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 /** The body of a 403 under meshd's local reply mapper (what translation configures). */
 export const ACCESS_DENIED = ACCESS_DENIED_BODY;
@@ -106,30 +104,14 @@ export function httpListenerJson(spec: HttpListenerSpec): Json {
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': HCM_TYPE,
-              stat_prefix: spec.name,
-              codec_type: 'AUTO',
-              ...(spec.inlineRoute ? { route_config: spec.inlineRoute } : { rds: { config_source: { ads: {}, resource_api_version: 'V3' }, route_config_name: spec.routeName } }),
-              http_filters: [
-                ...(spec.rbac ? [{ name: 'meshd.rbac.allow', typed_config: { '@type': HTTP_RBAC_TYPE, ...spec.rbac } }] : []),
-                { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } },
-              ],
-              normalize_path: true,
-              merge_slashes: true,
-              path_with_escaped_slashes_action: 'REJECT_REQUEST',
-              use_remote_address: true,
-              skip_xff_append: true,
-              local_reply_config: {
-                mappers: [
-                  {
-                    filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: ACCESS_DENIED_STATUS_RUNTIME_KEY } } } },
-                    body: { inline_string: ACCESS_DENIED },
-                  },
-                ],
+            typed_config: meshdHcmJson(
+              {
+                statPrefix: spec.name,
+                routeSource: spec.inlineRoute ? { route_config: spec.inlineRoute } : { rds: { config_source: { ads: {}, resource_api_version: 'V3' }, route_config_name: spec.routeName } },
+                httpFilters: spec.rbac ? [{ name: 'meshd.rbac.allow', typed_config: { '@type': HTTP_RBAC_TYPE, ...spec.rbac } }] : [],
               },
-              ...spec.hcmExtra,
-            },
+              spec.hcmExtra,
+            ),
           },
         ],
       },
@@ -156,10 +138,7 @@ export function staticClusterJson(name: string, endpoints: Array<{ host: string;
     name,
     type: 'STATIC',
     connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: endpoints.map((e) => ({ endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } } })) }],
-    },
+    load_assignment: loadAssignmentJson(name, endpoints),
     ...(opts.http2
       ? { typed_extension_protocol_options: { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } } } }
       : {}),
@@ -168,10 +147,6 @@ export function staticClusterJson(name: string, endpoints: Array<{ host: string;
 
 export function edsClusterJson(name: string): Json {
   return { name, type: 'EDS', connect_timeout: '1s', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } };
-}
-
-export function loadAssignmentJson(clusterName: string, endpoints: Array<{ host: string; port: number }>): Json {
-  return { cluster_name: clusterName, endpoints: [{ lb_endpoints: endpoints.map((e) => ({ endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } } })) }] };
 }
 
 // ---- policies → messages (what the agent serves) ----------------------------------------------

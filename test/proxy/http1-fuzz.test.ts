@@ -9,18 +9,7 @@ import net from 'node:net';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hcmJson, rbacFilter, startProxy, staticClusterJson } from './http1-harness.js';
-
-/** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../fuzz/prng.js';
 
 const SEEDS: string[] = [
   'GET /public/a?b=c HTTP/1.1\r\nHost: svc\r\nX-A: 1\r\n\r\n',
@@ -98,7 +87,7 @@ test('mutated requests never crash the HTTP/1.1 data path nor reach the upstream
     ),
     clusters: [staticClusterJson('backend', (upstream.address() as AddressInfo).port)],
   });
-  const rand = prng(0x5eed);
+  const rand = seededRandom(0x5eed);
   const deadline = Date.now() + 3000;
   let cases = 0;
   try {

@@ -21,39 +21,18 @@ import {
   ViewClusterManager,
   type FlowRecord,
 } from '../../proxylib/index.js';
+import { HTTP_RBAC_TYPE, loadAssignmentJson, meshdHcmJson } from './envoy-json.js';
 
-export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
-export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export { HCM_TYPE, ROUTER_TYPE, HTTP_RBAC_TYPE as RBAC_TYPE } from './envoy-json.js';
 
 /** An HTTP RBAC filter entry of http_filters (Envoy JSON). */
 export function rbacFilter(name: string, action: 'ALLOW' | 'DENY', policies: Record<string, unknown>): unknown {
-  return { name, typed_config: { '@type': RBAC_TYPE, rules: { action, policies } } };
+  return { name, typed_config: { '@type': HTTP_RBAC_TYPE, rules: { action, policies } } };
 }
 
 /** The HCM as meshd's translation builds it (normalize, merge slashes, reject escaped slashes, 403 → Access denied). */
 export function hcmJson(httpFilters: unknown[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    '@type': HCM_TYPE,
-    stat_prefix: 'test',
-    codec_type: 'AUTO',
-    rds: { config_source: { ads: {} }, route_config_name: 'routes' },
-    http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
-    normalize_path: true,
-    merge_slashes: true,
-    path_with_escaped_slashes_action: 'REJECT_REQUEST',
-    use_remote_address: true,
-    skip_xff_append: true,
-    local_reply_config: {
-      mappers: [
-        {
-          filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: 'meshd.http.access_denied_status' } } } },
-          body: { inline_string: 'Access denied\r\n' },
-        },
-      ],
-    },
-    ...overrides,
-  };
+  return meshdHcmJson({ statPrefix: 'test', routeSource: { rds: { config_source: { ads: {} }, route_config_name: 'routes' } }, httpFilters }, overrides);
 }
 
 export function listenerJson(hcm: Record<string, unknown>, transportSocket?: unknown): unknown {
@@ -98,10 +77,7 @@ export function staticClusterJson(name: string, port: number, extra: Record<stri
     name,
     type: 'STATIC',
     connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
-    },
+    load_assignment: loadAssignmentJson(name, [{ host: '127.0.0.1', port }]),
     ...extra,
   };
 }
@@ -186,6 +162,27 @@ export async function startProxy(options: { hcm: Record<string, unknown>; routes
       pool.close();
     },
   };
+}
+
+/**
+ * Starts a proxy whose one cluster, `backend`, is `upstream`, runs `body` against it, then closes the
+ * proxy and the upstream — also when `body` (or the proxy's start) fails.
+ */
+export async function withBackendProxy<U extends { port: number; close(): Promise<void> }>(
+  upstream: U,
+  options: { hcm: Record<string, unknown>; routes?: unknown },
+  body: (proxy: ProxyUnderTest) => Promise<void>,
+): Promise<void> {
+  try {
+    const proxy = await startProxy({ ...options, clusters: [staticClusterJson('backend', upstream.port)] });
+    try {
+      await body(proxy);
+    } finally {
+      await proxy.close();
+    }
+  } finally {
+    await upstream.close();
+  }
 }
 
 // ---- upstreams -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, Agent } from 'undici';
-import { hcmJson, rawExchange, rbacFilter, routesJson, startEchoUpstream, startProxy, staticClusterJson, statusLines, type EchoUpstream, type ProxyUnderTest } from './http1-harness.js';
+import { hcmJson, rawExchange, rbacFilter, routesJson, startEchoUpstream, startProxy, staticClusterJson, statusLines, withBackendProxy, type EchoUpstream, type ProxyUnderTest } from './http1-harness.js';
 
 // meshd's translation shape: a DENY filter, then an ALLOW filter; here with one policy per rule kind.
 const filters = [
@@ -171,8 +171,7 @@ describe('HTTP/1.1 proxy: forwarding and RBAC with real clients', () => {
 describe('HTTP/1.1 proxy: routes and failures', () => {
   test('with accept_http_10, HTTP/1.0 is served, closed without keep-alive and kept open with it', async () => {
     const upstream = await startEchoUpstream();
-    const proxy = await startProxy({ hcm: hcmJson([], { http_protocol_options: { accept_http_10: true } }), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([], { http_protocol_options: { accept_http_10: true } }) }, async (proxy) => {
       const plain = await rawExchange(proxy.port, 'GET /old HTTP/1.0\r\n\r\n');
       assert.deepEqual(statusLines(plain.text), [200]);
       assert.equal(plain.closed, true);
@@ -180,31 +179,27 @@ describe('HTTP/1.1 proxy: routes and failures', () => {
       assert.deepEqual(statusLines(kept.text), [200, 200]);
       assert.match(kept.text, /connection: keep-alive/);
       assert.equal(kept.closed, true);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('prefix_rewrite and host_rewrite_literal change what the upstream receives, RBAC and routing see the original', async () => {
     const upstream = await startEchoUpstream();
-    const proxy = await startProxy({
-      hcm: hcmJson([]),
-      routes: routesJson([{ match: { prefix: '/api/' }, route: { cluster: 'backend', timeout: '0s', prefix_rewrite: '/v2/', host_rewrite_literal: 'internal.svc' } }]),
-      clusters: [staticClusterJson('backend', upstream.port)],
-    });
-    try {
-      const { text } = await rawExchange(proxy.port, 'GET /api//users/../items?id=1 HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n');
-      assert.deepEqual(statusLines(text), [200]);
-      const seen = upstream.requests.at(-1);
-      assert.equal(seen?.url, '/v2/items?id=1');
-      assert.equal(seen?.headers['host'], 'internal.svc');
-      const flow = proxy.flows.at(-1);
-      assert.equal(flow?.type === 'http' && flow.http.path, '/api/items?id=1');
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    await withBackendProxy(
+      upstream,
+      {
+        hcm: hcmJson([]),
+        routes: routesJson([{ match: { prefix: '/api/' }, route: { cluster: 'backend', timeout: '0s', prefix_rewrite: '/v2/', host_rewrite_literal: 'internal.svc' } }]),
+      },
+      async (proxy) => {
+        const { text } = await rawExchange(proxy.port, 'GET /api//users/../items?id=1 HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n');
+        assert.deepEqual(statusLines(text), [200]);
+        const seen = upstream.requests.at(-1);
+        assert.equal(seen?.url, '/v2/items?id=1');
+        assert.equal(seen?.headers['host'], 'internal.svc');
+        const flow = proxy.flows.at(-1);
+        assert.equal(flow?.type === 'http' && flow.http.path, '/api/items?id=1');
+      },
+    );
   });
 
   test('no route answers 404, a cluster that refuses connections answers 503', async () => {
@@ -229,22 +224,21 @@ describe('HTTP/1.1 proxy: routes and failures', () => {
 describe('HTTP/1.1 proxy: configuration changes on live connections', () => {
   test('a route update applies to the next request of an existing keep-alive connection', async () => {
     const upstream = await startEchoUpstream();
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    const agent = new Agent({ connections: 1 });
-    try {
-      const first = await request(`http://127.0.0.1:${proxy.port}/x`, { dispatcher: agent });
-      assert.equal(first.statusCode, 200);
-      await first.body.text();
-      proxy.applyRoutes(routesJson([{ match: { prefix: '/' }, direct_response: { status: 418, body: { inline_string: 'teapot' } } }]));
-      const second = await request(`http://127.0.0.1:${proxy.port}/x`, { dispatcher: agent });
-      assert.equal(second.statusCode, 418);
-      assert.equal(await second.body.text(), 'teapot');
-      assert.equal(upstream.connections, 1);
-    } finally {
-      await agent.close();
-      await proxy.close();
-      await upstream.close();
-    }
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
+      const agent = new Agent({ connections: 1 });
+      try {
+        const first = await request(`http://127.0.0.1:${proxy.port}/x`, { dispatcher: agent });
+        assert.equal(first.statusCode, 200);
+        await first.body.text();
+        proxy.applyRoutes(routesJson([{ match: { prefix: '/' }, direct_response: { status: 418, body: { inline_string: 'teapot' } } }]));
+        const second = await request(`http://127.0.0.1:${proxy.port}/x`, { dispatcher: agent });
+        assert.equal(second.statusCode, 418);
+        assert.equal(await second.body.text(), 'teapot');
+        assert.equal(upstream.connections, 1);
+      } finally {
+        await agent.close();
+      }
+    });
   });
 
   test('removing the listener lets the in-flight request finish with connection: close', async () => {

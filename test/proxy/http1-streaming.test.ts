@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { request, Agent, WebSocket } from 'undici';
-import { hcmJson, rawExchange, routesJson, startEchoUpstream, startProxy, startRawUpstream, staticClusterJson, statusLines } from './http1-harness.js';
+import { hcmJson, rawExchange, routesJson, startEchoUpstream, startProxy, startRawUpstream, staticClusterJson, statusLines, withBackendProxy } from './http1-harness.js';
 
 const execFileAsync = promisify(execFile);
 const MB = 1024 * 1024;
@@ -44,25 +44,24 @@ describe('HTTP/1.1 proxy: streamed bodies', () => {
         }
       });
     });
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    const agent = new Agent();
-    try {
-      const up = await request(`http://127.0.0.1:${proxy.port}/upload`, { dispatcher: agent, method: 'POST', body: generated(50 * MB), headers: { 'content-length': String(50 * MB) } });
-      assert.equal(up.statusCode, 200);
-      assert.equal(await up.body.text(), String(50 * MB));
-      const chunkedUp = await request(`http://127.0.0.1:${proxy.port}/upload`, { dispatcher: agent, method: 'POST', body: generated(20 * MB) });
-      assert.equal(await chunkedUp.body.text(), String(20 * MB));
-      const down = await request(`http://127.0.0.1:${proxy.port}/download`, { dispatcher: agent });
-      assert.equal(down.statusCode, 200);
-      assert.equal(down.headers['transfer-encoding'], 'chunked');
-      let bytes = 0;
-      for await (const chunk of down.body) bytes += (chunk as Buffer).length;
-      assert.equal(bytes, 50 * MB);
-    } finally {
-      await agent.close();
-      await proxy.close();
-      await upstream.close();
-    }
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
+      const agent = new Agent();
+      try {
+        const up = await request(`http://127.0.0.1:${proxy.port}/upload`, { dispatcher: agent, method: 'POST', body: generated(50 * MB), headers: { 'content-length': String(50 * MB) } });
+        assert.equal(up.statusCode, 200);
+        assert.equal(await up.body.text(), String(50 * MB));
+        const chunkedUp = await request(`http://127.0.0.1:${proxy.port}/upload`, { dispatcher: agent, method: 'POST', body: generated(20 * MB) });
+        assert.equal(await chunkedUp.body.text(), String(20 * MB));
+        const down = await request(`http://127.0.0.1:${proxy.port}/download`, { dispatcher: agent });
+        assert.equal(down.statusCode, 200);
+        assert.equal(down.headers['transfer-encoding'], 'chunked');
+        let bytes = 0;
+        for await (const chunk of down.body) bytes += (chunk as Buffer).length;
+        assert.equal(bytes, 50 * MB);
+      } finally {
+        await agent.close();
+      }
+    });
   });
 
   test('a client that stops reading stalls the upstream: the proxy does not buffer the response', async () => {
@@ -82,58 +81,52 @@ describe('HTTP/1.1 proxy: streamed bodies', () => {
       };
       pump();
     });
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    const socket = net.connect(proxy.port, '127.0.0.1');
-    try {
-      socket.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
-      socket.pause(); // never read
-      await new Promise((resolve) => setTimeout(resolve, 800));
-      // What is in flight is bounded by socket buffers (kernel and user space), far below the body.
-      assert.ok(produced < 48 * MB, `the upstream produced ${Math.round(produced / MB)} MB while the client read nothing`);
-    } finally {
-      socket.destroy();
-      await proxy.close();
-      await upstream.close();
-    }
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
+      const socket = net.connect(proxy.port, '127.0.0.1');
+      try {
+        socket.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+        socket.pause(); // never read
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        // What is in flight is bounded by socket buffers (kernel and user space), far below the body.
+        assert.ok(produced < 48 * MB, `the upstream produced ${Math.round(produced / MB)} MB while the client read nothing`);
+      } finally {
+        socket.destroy();
+      }
+    });
   });
 
   test('an upstream that stops reading stalls the client upload: the proxy does not buffer the request', async () => {
     const upstream = await startRawUpstream((socket) => socket.pause());
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    const socket = net.connect(proxy.port, '127.0.0.1');
-    let written = 0;
-    try {
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      socket.write(`POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${200 * MB}\r\n\r\n`);
-      const piece = Buffer.alloc(64 * 1024, 0x63);
-      const deadline = Date.now() + 800;
-      while (Date.now() < deadline && written < 200 * MB) {
-        if (socket.write(piece)) written += piece.length;
-        else {
-          written += piece.length;
-          await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), new Promise((resolve) => setTimeout(resolve, 100))]);
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
+      const socket = net.connect(proxy.port, '127.0.0.1');
+      let written = 0;
+      try {
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+        socket.write(`POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${200 * MB}\r\n\r\n`);
+        const piece = Buffer.alloc(64 * 1024, 0x63);
+        const deadline = Date.now() + 800;
+        while (Date.now() < deadline && written < 200 * MB) {
+          if (socket.write(piece)) written += piece.length;
+          else {
+            written += piece.length;
+            await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), new Promise((resolve) => setTimeout(resolve, 100))]);
+          }
         }
+        assert.ok(written < 48 * MB, `the client could write ${Math.round(written / MB)} MB while the upstream read nothing`);
+      } finally {
+        socket.destroy();
       }
-      assert.ok(written < 48 * MB, `the client could write ${Math.round(written / MB)} MB while the upstream read nothing`);
-    } finally {
-      socket.destroy();
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('Expect: 100-continue is answered by the proxy and the body then reaches the upstream (curl)', async () => {
     const upstream = await startEchoUpstream();
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
       const { stdout, stderr } = await execFileAsync('curl', ['-sv', '--max-time', '5', '-H', 'Expect: 100-continue', '--data-binary', 'x'.repeat(2048), `http://127.0.0.1:${proxy.port}/post`]);
       assert.match(stderr, /HTTP\/1\.1 100 Continue/);
       assert.equal((JSON.parse(stdout) as { bodyBytes: number; headers: Record<string, string> }).bodyBytes, 2048);
       assert.equal((JSON.parse(stdout) as { headers: Record<string, string> }).headers['expect'], undefined, 'Expect is not forwarded (proxy_100_continue off)');
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('a response streams to the client before the upstream finished it', async () => {
@@ -143,8 +136,7 @@ describe('HTTP/1.1 proxy: streamed bodies', () => {
       res.write('first;');
       finishResponse = () => res.end('last');
     });
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
       const res = await request(`http://127.0.0.1:${proxy.port}/stream`);
       const iterator = res.body[Symbol.asyncIterator]();
       const first = await iterator.next();
@@ -153,87 +145,58 @@ describe('HTTP/1.1 proxy: streamed bodies', () => {
       let rest = '';
       for (let r = await iterator.next(); !r.done; r = await iterator.next()) rest += Buffer.from(r.value as Buffer).toString();
       assert.equal(rest, 'last');
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 });
+
+/** A request head announcing 10 body bytes, then only 3 of them. */
+const STALLED_BODY = 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc';
+
+/** Sends `bytes` to a proxy (configured by `options`, in front of an echo upstream): answered 408, then closed. */
+async function assertAnswered408AndClosed(options: { hcm: Record<string, unknown>; routes?: unknown }, bytes: string): Promise<void> {
+  await withBackendProxy(await startEchoUpstream(), options, async (proxy) => {
+    const { text, closed } = await rawExchange(proxy.port, bytes, { idleMs: 1500 });
+    assert.deepEqual(statusLines(text), [408]);
+    assert.equal(closed, true);
+  });
+}
 
 describe('HTTP/1.1 proxy: timeouts and failures', () => {
   test('a route timeout answers 504 when the upstream does not answer in time', async () => {
     const upstream = await startEchoUpstream(() => {
       /* never answers */
     });
-    const proxy = await startProxy({ hcm: hcmJson([]), routes: routesJson([{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: '0.2s' } }]), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([]), routes: routesJson([{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: '0.2s' } }]) }, async (proxy) => {
       const started = Date.now();
       const { text } = await rawExchange(proxy.port, 'GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { idleMs: 1500 });
       assert.deepEqual(statusLines(text), [504]);
       assert.match(text, /upstream request timeout/);
       assert.ok(Date.now() - started < 1500);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('the stream idle timeout answers 408 to a request whose body stalls', async () => {
-    const upstream = await startEchoUpstream();
-    const proxy = await startProxy({ hcm: hcmJson([], { stream_idle_timeout: '0.2s' }), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
-      const { text, closed } = await rawExchange(proxy.port, 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc', { idleMs: 1500 });
-      assert.deepEqual(statusLines(text), [408]);
-      assert.equal(closed, true);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    await assertAnswered408AndClosed({ hcm: hcmJson([], { stream_idle_timeout: '0.2s' }) }, STALLED_BODY);
   });
 
   test("a route's idle_timeout replaces the stream idle timeout for its requests", async () => {
-    const upstream = await startEchoUpstream();
-    const proxy = await startProxy({
-      hcm: hcmJson([]),
-      routes: routesJson([{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: '0s', idle_timeout: '0.2s' } }]),
-      clusters: [staticClusterJson('backend', upstream.port)],
-    });
-    try {
-      const { text, closed } = await rawExchange(proxy.port, 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc', { idleMs: 1500 });
-      assert.deepEqual(statusLines(text), [408]);
-      assert.equal(closed, true);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    const routes = routesJson([{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: '0s', idle_timeout: '0.2s' } }]);
+    await assertAnswered408AndClosed({ hcm: hcmJson([]), routes }, STALLED_BODY);
   });
 
   test('max_connection_duration closes a keep-alive connection after its current request', async () => {
     const upstream = await startEchoUpstream();
-    const proxy = await startProxy({ hcm: hcmJson([], { common_http_protocol_options: { max_connection_duration: '0.2s' } }), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([], { common_http_protocol_options: { max_connection_duration: '0.2s' } }) }, async (proxy) => {
       const started = Date.now();
       const { text, closed } = await rawExchange(proxy.port, 'GET /x HTTP/1.1\r\nHost: a\r\n\r\n', { idleMs: 2000 });
       assert.deepEqual(statusLines(text), [200]);
       assert.equal(closed, true);
       assert.ok(Date.now() - started < 1500, `closed after ${Date.now() - started} ms`);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('the request headers timeout answers 408 to a head that never completes', async () => {
-    const upstream = await startEchoUpstream();
-    const proxy = await startProxy({ hcm: hcmJson([], { request_headers_timeout: '0.2s' }), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
-      const { text, closed } = await rawExchange(proxy.port, 'GET /x HTTP/1.1\r\nHost: a\r\n', { idleMs: 1500 });
-      assert.deepEqual(statusLines(text), [408]);
-      assert.equal(closed, true);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    await assertAnswered408AndClosed({ hcm: hcmJson([], { request_headers_timeout: '0.2s' }) }, 'GET /x HTTP/1.1\r\nHost: a\r\n');
   });
 
   test('a request on a reused connection that the upstream closes unanswered is retried once if safe, else 503', async () => {
@@ -243,17 +206,13 @@ describe('HTTP/1.1 proxy: timeouts and failures', () => {
       if (heads === 1) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
       else if (heads >= 2) socket.destroy();
     });
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
       const { text } = await rawExchange(proxy.port, 'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
       assert.deepEqual(statusLines(text), [200, 200], 'the GET was retried on a new connection');
       assert.equal(upstream.received.length, 2);
       const post = await rawExchange(proxy.port, 'GET /3 HTTP/1.1\r\nHost: a\r\n\r\nPOST /4 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx');
       assert.deepEqual(statusLines(post.text), [200, 503], 'a POST is not replayed');
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('a client that goes away mid-response makes the proxy close the upstream connection', async () => {
@@ -264,17 +223,13 @@ describe('HTTP/1.1 proxy: timeouts and failures', () => {
       res.write('partial');
       req.socket.on('close', () => upstreamClosed?.());
     });
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
       const socket = net.connect(proxy.port, '127.0.0.1');
       socket.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n');
       await new Promise<void>((resolve) => socket.once('data', () => resolve()));
       socket.destroy();
       await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('upstream connection was not closed')), 2000))]);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 });
 
@@ -324,8 +279,7 @@ async function startWebSocketEcho(): Promise<{ port: number; close(): Promise<vo
 describe('HTTP/1.1 proxy: WebSocket and CONNECT', () => {
   test('a WebSocket upgrade allowed by upgrade_configs is tunneled (undici WebSocket echo)', async () => {
     const upstream = await startWebSocketEcho();
-    const proxy = await startProxy({ hcm: hcmJson([], { upgrade_configs: [{ upgrade_type: 'websocket' }] }), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([], { upgrade_configs: [{ upgrade_type: 'websocket' }] }) }, async (proxy) => {
       const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/chat`);
       const messages: string[] = [];
       await new Promise<void>((resolve, reject) => {
@@ -342,26 +296,19 @@ describe('HTTP/1.1 proxy: WebSocket and CONNECT', () => {
         setTimeout(() => reject(new Error('websocket timed out')), 3000);
       });
       assert.deepEqual(messages, ['hello', 'again']);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('a WebSocket upgrade without upgrade_configs is refused with 403, as Envoy does', async () => {
     const upstream = await startWebSocketEcho();
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
       const { text, closed } = await rawExchange(
         proxy.port,
         'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
       );
       assert.deepEqual(statusLines(text), [403]);
       assert.equal(closed, true);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 
   test('CONNECT is refused with 403 unless allowed, and tunnels bytes when the upstream accepts it', async () => {

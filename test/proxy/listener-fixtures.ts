@@ -8,6 +8,7 @@ import type {
   ConfigChange,
   ConfigView,
   ConnectionFacts,
+  FlowRecord,
   DownstreamTlsConfig,
   EndpointSet,
   FilterChainConfig,
@@ -21,6 +22,18 @@ import type {
   SecretMaterial,
   UpstreamTlsConfig,
 } from '../../proxylib/index.js';
+import { subscribeFlows } from '../../proxylib/index.js';
+
+/** Resolves with the first flow record the predicate accepts (bounded by the test's own timeout). */
+export function nextFlow(predicate: (r: FlowRecord) => boolean): Promise<FlowRecord> {
+  return new Promise((resolve) => {
+    const off = subscribeFlows((r) => {
+      if (!predicate(r)) return;
+      off();
+      resolve(r);
+    });
+  });
+}
 
 export class MemoryConfigView implements ConfigView {
   readonly listeners = new Map<string, ListenerConfig>();

@@ -7,7 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { hcmJson, rawExchange, startProxy, staticClusterJson, statusLines, startRawUpstream, type ProxyUnderTest } from './http1-harness.js';
+import { hcmJson, rawExchange, startProxy, staticClusterJson, statusLines, startRawUpstream, withBackendProxy, type ProxyUnderTest } from './http1-harness.js';
 
 interface RecordingUpstream {
   port: number;
@@ -152,13 +152,9 @@ describe('response smuggling: invalid upstream framing', () => {
     const upstream = await startRawUpstream((socket) => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n');
     });
-    const proxy = await startProxy({ hcm: hcmJson([]), clusters: [staticClusterJson('backend', upstream.port)] });
-    try {
+    await withBackendProxy(upstream, { hcm: hcmJson([]) }, async (proxy) => {
       const { text } = await rawExchange(proxy.port, `GET / HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
       assert.deepEqual(statusLines(text), [502]);
-    } finally {
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 });
