@@ -14,7 +14,7 @@
 // bytes, one char per byte (see MatchInput in string-matcher.ts).
 import type { envoy } from '../../xds/index.js';
 import type { Compiled, ConfigProblem } from '../config/types.js';
-import { compileRegexMatcher, compileStringMatcher, utf8Bytes, type StringPredicate } from './string-matcher.js';
+import { compileRegexMatcher, compileStringMatcher, requiredPrefixOf, utf8Bytes, type StringPredicate } from './string-matcher.js';
 
 /** Header value lookup by lower-case name: all values joined with ',', undefined when absent. */
 export type HeaderLookup = (lowerCaseName: string) => string | undefined;
@@ -25,6 +25,11 @@ export interface CompiledHeaderMatcher {
   /** The lower-case name looked up (`host` becomes `:authority`). */
   readonly name: string;
   readonly matches: HeaderPredicate;
+  /**
+   * Set when a match needs the header present with a value starting with this (non-empty) text:
+   * a necessary condition callers may test first to skip the matcher (never sufficient).
+   */
+  readonly requiredPrefix?: string;
 }
 
 type ValueTest = { kind: 'present'; present: boolean } | { kind: 'value'; test: StringPredicate };
@@ -65,6 +70,10 @@ export function compileHeaderMatcherWithName(m: envoy.HeaderMatcher, path: strin
       if (value === undefined) return missingAsEmpty ? test('') !== invert : false;
       return test(value) !== invert;
     };
+    // Not inverted, a match needs test(value) true, so the value (or '' for a missing header, which
+    // a non-empty prefix rules out) must carry the test's required prefix.
+    const requiredPrefix = invert ? undefined : requiredPrefixOf(test);
+    if (requiredPrefix !== undefined) return { ok: true, value: { name, matches, requiredPrefix }, warnings: spec.warnings };
   }
   return { ok: true, value: { name, matches }, warnings: spec.warnings };
 }

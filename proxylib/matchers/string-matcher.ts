@@ -36,14 +36,14 @@ export function compileStringMatcher(m: envoy.StringMatcher, path: string, input
   switch (pattern.case) {
     case 'exact': {
       const expected = literal(pattern.value);
-      if (!ignoreCase) return ok((v) => v === expected);
+      if (!ignoreCase) return ok(requiring(expected, (v) => v === expected));
       const lower = asciiLower(expected);
       return ok((v) => v.length === lower.length && asciiLower(v) === lower);
     }
     case 'prefix': {
       if (pattern.value === '') return fail(`${path}.prefix`, 'must not be empty');
       const expected = literal(pattern.value);
-      if (!ignoreCase) return ok((v) => v.startsWith(expected));
+      if (!ignoreCase) return ok(requiring(expected, (v) => v.startsWith(expected)));
       const lower = asciiLower(expected);
       return ok((v) => v.length >= lower.length && asciiLower(v.slice(0, lower.length)) === lower);
     }
@@ -85,7 +85,32 @@ export function compileRegexMatcher(m: envoy.RegexMatcher, path: string, input: 
   const compiled = compileFullMatchRegex(m.regex);
   if (typeof compiled === 'string') return fail(`${path}.regex`, `RE2 rejects the regex: ${compiled}`);
   if (input === 'text') return ok(compiled);
-  return ok((v) => compiled(NON_ASCII.test(v) ? Buffer.from(v, 'latin1').toString('utf8') : v));
+  // A shortcut made of ASCII literals gives the same answer on the raw bytes as on their UTF-8
+  // decoding (ASCII bytes decode to themselves, any byte >= 0x80 to a non-ASCII char, and 0x0A is
+  // never part of a multi-byte sequence), so it skips the per-call decode check.
+  if (asciiShortcuts.has(compiled)) return ok(compiled);
+  const prefix = requiredPrefixOf(compiled);
+  const decoding: StringPredicate = (v) => compiled(NON_ASCII.test(v) ? Buffer.from(v, 'latin1').toString('utf8') : v);
+  // The same holds for an ASCII required prefix: the raw bytes start with it iff the decoded text does.
+  return ok(prefix !== undefined && !NON_ASCII.test(prefix) ? requiring(prefix, decoding) : decoding);
+}
+
+/**
+ * The literal text every value a predicate accepts starts with, when the predicate is known to
+ * need one (exact, prefix and the regex shapes below): RBAC uses it to skip, with one startsWith,
+ * the policies a request cannot match (compile-filter.ts). Undefined: no requirement known.
+ */
+export function requiredPrefixOf(predicate: StringPredicate): string | undefined {
+  return requiredPrefixes.get(predicate);
+}
+
+const requiredPrefixes = new WeakMap<StringPredicate, string>();
+/** Regex shortcuts whose literals are all ASCII (exact on raw bytes too, see compileRegexMatcher). */
+const asciiShortcuts = new WeakSet<StringPredicate>();
+
+function requiring(prefix: string, predicate: StringPredicate): StringPredicate {
+  if (prefix !== '') requiredPrefixes.set(predicate, prefix);
+  return predicate;
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -106,16 +131,28 @@ export function compileFullMatchRegex(source: string): StringPredicate | string 
   return shortcutOf(source) ?? guarded(source, (v) => re2.testExact(v));
 }
 
+/** Marks a shortcut built from `literals`: its required prefix, and whether it is ASCII-only. */
+function shortcut(literals: readonly string[], prefix: string, predicate: StringPredicate): StringPredicate {
+  if (literals.every((l) => !NON_ASCII.test(l))) asciiShortcuts.add(predicate);
+  return requiring(prefix, predicate);
+}
+
+function commonPrefix(values: readonly string[]): string {
+  let prefix = values[0] ?? '';
+  for (const v of values) while (!v.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
+}
+
 // re2js costs 0.5–1.5 µs per match here; a request meets many rule regexes, and most of them are
 // one of a few shapes that plain string operations decide exactly (RE2 full-match semantics: `.`
 // matches anything but `\n`). Each shortcut is checked against RE2 itself in matchers.test.ts.
 function shortcutOf(source: string): StringPredicate | undefined {
   const whole = literalOf(source);
-  if (whole !== undefined) return (v) => v === whole;
+  if (whole !== undefined) return shortcut([whole], whole, (v) => v === whole);
   // `lit.*`
   if (source.endsWith('.*')) {
     const head = literalOf(source.slice(0, -2));
-    if (head !== undefined) return (v) => v.startsWith(head) && v.indexOf('\n', head.length) < 0;
+    if (head !== undefined) return shortcut([head], head, (v) => v.startsWith(head) && v.indexOf('\n', head.length) < 0);
   }
   // `lit(sep.*)?`, e.g. `/v1/status(/.*)?`
   const optionalTail = /^(.*)\(([^()|]*)\.\*\)\?$/s.exec(source);
@@ -124,15 +161,16 @@ function shortcutOf(source: string): StringPredicate | undefined {
     const sep = literalOf(optionalTail[2]!);
     if (head !== undefined && sep !== undefined) {
       const full = head + sep;
-      return (v) => v === head || (v.startsWith(full) && v.indexOf('\n', full.length) < 0);
+      return shortcut([head, sep], head, (v) => v === head || (v.startsWith(full) && v.indexOf('\n', full.length) < 0));
     }
   }
   // `a|b|c` of literals, e.g. `GET|HEAD`
   if (source.includes('|') && !/[()]/.test(source)) {
     const alternatives = source.split('|').map(literalOf);
     if (alternatives.every((a) => a !== undefined)) {
-      const set = new Set(alternatives as string[]);
-      return (v) => set.has(v);
+      const literals = alternatives as string[];
+      const set = new Set(literals);
+      return shortcut(literals, commonPrefix(literals), (v) => set.has(v));
     }
   }
   return undefined;
@@ -144,7 +182,7 @@ function guarded(source: string, test: StringPredicate): StringPredicate {
   if (source.includes('|')) return test;
   const prefix = literalPrefixOf(source);
   if (prefix === '') return test;
-  return (v) => v.startsWith(prefix) && test(v);
+  return requiring(prefix, (v) => v.startsWith(prefix) && test(v));
 }
 
 const REGEX_META = '\\.+*?()|[]{}^$';

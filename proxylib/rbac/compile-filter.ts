@@ -12,7 +12,7 @@
 import type { envoy } from '../../xds/index.js';
 import type { Compiled, ConfigProblem } from '../config/types.js';
 import { NOT_IMPLEMENTED } from '../matchers/index.js';
-import { compileRules, type CompiledPolicy, type CompiledRules } from './compile-rules.js';
+import { compileRules, headerOfContext, type CompiledPolicy, type CompiledRules } from './compile-rules.js';
 import type { RbacContext, RbacDecision, RbacFilter } from './types.js';
 
 export const HTTP_RBAC_FILTER_NAME = 'envoy.filters.http.rbac';
@@ -118,9 +118,22 @@ function decider(rules: CompiledRules): (ctx: RbacContext) => RbacDecision {
   const onMatch: RbacDecision[] = policies.map((p) => Object.freeze({ allowed: allowedIfMatched, policy: p.name }));
   const none: RbacDecision = Object.freeze({ allowed: allowedIfNone, policy: undefined });
   const matchers = policies.map((p) => p.matches);
+  // Below a few policies the index costs more than the evaluations it skips.
+  const prefilter = policies.length >= 4 ? prefilterOf(policies) : undefined;
   if (!policies.some((p) => p.principalByPeerOnly) || policies.length < 2) {
+    if (prefilter === undefined) {
+      return (ctx) => {
+        for (let i = 0; i < matchers.length; i++) if (matchers[i]!(ctx)) return onMatch[i]!;
+        return none;
+      };
+    }
+    const { required, stamps } = prefilter;
     return (ctx) => {
-      for (let i = 0; i < matchers.length; i++) if (matchers[i]!(ctx)) return onMatch[i]!;
+      const epoch = prefilter.mark(ctx);
+      for (let i = 0; i < matchers.length; i++) {
+        if (required[i] === 1 && stamps[i] !== epoch) continue;
+        if (matchers[i]!(ctx)) return onMatch[i]!;
+      }
       return none;
     };
   }
@@ -144,13 +157,93 @@ function decider(rules: CompiledRules): (ctx: RbacContext) => RbacDecision {
     return candidates;
   };
   const tests = policies.map((p) => (p.principalByPeerOnly ? p.permission : p.matches));
+  if (prefilter === undefined) {
+    return (ctx) => {
+      const candidates = candidatesOf(ctx);
+      for (let k = 0; k < candidates.length; k++) {
+        const i = candidates[k]!;
+        if (tests[i]!(ctx)) return onMatch[i]!;
+      }
+      return none;
+    };
+  }
+  const { required, stamps } = prefilter;
   return (ctx) => {
     const candidates = candidatesOf(ctx);
+    const epoch = prefilter.mark(ctx);
     for (let k = 0; k < candidates.length; k++) {
       const i = candidates[k]!;
+      if (required[i] === 1 && stamps[i] !== epoch) continue;
       if (tests[i]!(ctx)) return onMatch[i]!;
     }
     return none;
+  };
+}
+
+/**
+ * Policies' HeaderRequirements (compile-rules.ts) indexed so one evaluation finds every policy whose
+ * requirement holds with one Map lookup per distinct (header, prefix length) — not one startsWith
+ * per policy, which costs ~50 ns in V8 and adds up to microseconds with a hundred policies.
+ * mark(ctx) stamps those policies with a fresh epoch; a policy with a requirement and an older stamp
+ * cannot match and is skipped. Only an optimization: a stamped policy is still evaluated whole.
+ */
+interface Prefilter {
+  /** 1 where the policy has a requirement. */
+  readonly required: Uint8Array;
+  /** stamps[i] === the epoch mark() returned: policy i's requirement holds for that context. */
+  readonly stamps: Int32Array;
+  mark(ctx: RbacContext): number;
+}
+
+interface PrefixGroup {
+  readonly length: number;
+  readonly policiesByPrefix: Map<string, number[]>;
+}
+
+function prefilterOf(policies: readonly CompiledPolicy[]): Prefilter | undefined {
+  const required = new Uint8Array(policies.length);
+  const byHeader = new Map<string, Map<number, Map<string, number[]>>>();
+  policies.forEach((p, i) => {
+    const r = p.requirement;
+    if (r === undefined) return;
+    required[i] = 1;
+    let byLength = byHeader.get(r.header);
+    if (byLength === undefined) byHeader.set(r.header, (byLength = new Map()));
+    let byPrefix = byLength.get(r.prefix.length);
+    if (byPrefix === undefined) byLength.set(r.prefix.length, (byPrefix = new Map()));
+    const list = byPrefix.get(r.prefix);
+    if (list === undefined) byPrefix.set(r.prefix, [i]);
+    else list.push(i);
+  });
+  if (byHeader.size === 0) return undefined;
+  const headers = [...byHeader].map(([header, byLength]) => ({
+    header,
+    // Ascending, so a value shorter than a group ends the scan of that header.
+    groups: [...byLength].sort((a, b) => a[0] - b[0]).map(([length, policiesByPrefix]): PrefixGroup => ({ length, policiesByPrefix })),
+  }));
+  const stamps = new Int32Array(policies.length);
+  let epoch = 0;
+  return {
+    required,
+    stamps,
+    mark(ctx) {
+      if (++epoch === 0x7fffffff) {
+        stamps.fill(0);
+        epoch = 1;
+      }
+      for (let h = 0; h < headers.length; h++) {
+        const { header, groups } = headers[h]!;
+        const value = headerOfContext(ctx, header);
+        if (value === undefined) continue;
+        for (let g = 0; g < groups.length; g++) {
+          const { length, policiesByPrefix } = groups[g]!;
+          if (value.length < length) break;
+          const hits = policiesByPrefix.get(length === value.length ? value : value.slice(0, length));
+          if (hits !== undefined) for (let k = 0; k < hits.length; k++) stamps[hits[k]!] = epoch;
+        }
+      }
+      return epoch;
+    },
   };
 }
 

@@ -20,7 +20,7 @@ import type { envoy } from '../../xds/index.js';
 import type { Compiled, ConfigProblem } from '../config/types.js';
 import {
   compileCidrRange,
-  compileHeaderMatcher,
+  compileHeaderMatcherWithName,
   compileStringMatcher,
   NOT_IMPLEMENTED,
   type HeaderLookup,
@@ -38,6 +38,20 @@ export interface CompiledPolicy {
   readonly permission: Rule;
   /** The principal reads nothing but directRemoteIp and remoteIp, so its answer can be cached per peer. */
   readonly principalByPeerOnly: boolean;
+  /** A necessary condition of the policy, tested first to skip it cheaply (see HeaderRequirement). */
+  readonly requirement?: HeaderRequirement;
+}
+
+/**
+ * The policy can only match when header `header` (looked up as the header rules do) is present and
+ * starts with `prefix`; derived from `header` rules whose matcher needs a literal prefix (meshd's
+ * translation writes `:path` rules as `/api/v1/x/.*`), so a request skips most non-matching
+ * policies with one startsWith instead of their matcher chains. Only an optimization: a policy
+ * that passes it is still evaluated whole.
+ */
+export interface HeaderRequirement {
+  readonly header: string;
+  readonly prefix: string;
 }
 
 export interface CompiledRules {
@@ -91,7 +105,9 @@ function compilePolicy(policy: envoy.Policy, path: string): Compiled<Omit<Compil
   // same and skips the regexes of policies whose peers do not match.
   const [first, second] = costOf(principal) <= costOf(permission) ? [principal, permission] : [permission, principal];
   const matches = withCost((ctx) => first(ctx) && second(ctx), costOf(first) + costOf(second));
-  return ok({ matches, principal, permission, principalByPeerOnly: (principals as Rule[]).every((r) => peerOnly.has(r)) });
+  const principalByPeerOnly = (principals as Rule[]).every((r) => peerOnly.has(r));
+  const requirement = requirements.get(permission) ?? requirements.get(principal);
+  return ok(requirement === undefined ? { matches, principal, permission, principalByPeerOnly } : { matches, principal, permission, principalByPeerOnly, requirement });
 }
 
 function compilePermission(perm: envoy.Permission, path: string): Compiled<Rule> {
@@ -219,10 +235,20 @@ function compilePrincipalRule(principal: envoy.Principal, path: string): Compile
 }
 
 function headerRule(m: envoy.HeaderMatcher, path: string): Compiled<Rule> {
-  const compiled = compileHeaderMatcher(m, path);
+  const compiled = compileHeaderMatcherWithName(m, path);
   if (!compiled.ok) return compiled;
-  const matches = compiled.value;
-  return ok((ctx) => matches(ctx.header ?? NO_HEADERS));
+  const { matches, name, requiredPrefix } = compiled.value;
+  const rule: Rule = (ctx) => matches(ctx.header ?? NO_HEADERS);
+  if (requiredPrefix !== undefined) requirements.set(rule, { header: name, prefix: requiredPrefix });
+  return ok(rule);
+}
+
+/** Rules that need a header prefix (HeaderRequirement); AND passes one of its parts' on. */
+const requirements = new WeakMap<Rule, HeaderRequirement>();
+
+/** Looks a header up the way header rules do (no header map: absent). */
+export function headerOfContext(ctx: RbacContext, name: string): string | undefined {
+  return (ctx.header ?? NO_HEADERS)(name);
 }
 
 function urlPathRule(m: envoy.PathMatcher, path: string): Compiled<Rule> {
@@ -302,14 +328,17 @@ function allOf(input: Rule[]): Rule {
   if (needed.length === 0) return ALWAYS;
   if (needed.length === 1) return needed[0]!;
   const cost = needed.reduce((n, r) => n + costOf(r), 0);
-  if (needed.length === 2) {
-    const [a, b] = needed as [Rule, Rule];
-    return withCost((ctx) => a(ctx) && b(ctx), cost);
-  }
-  return withCost((ctx) => {
-    for (let i = 0; i < needed.length; i++) if (!needed[i]!(ctx)) return false;
-    return true;
-  }, cost);
+  const requirement = needed.map((r) => requirements.get(r)).find((r) => r !== undefined);
+  const all: Rule =
+    needed.length === 2
+      ? ((a: Rule, b: Rule): Rule => (ctx) => a(ctx) && b(ctx))(needed[0]!, needed[1]!)
+      : (ctx) => {
+          for (let i = 0; i < needed.length; i++) if (!needed[i]!(ctx)) return false;
+          return true;
+        };
+  // Every part must match, so any part's requirement is the whole AND's.
+  if (requirement !== undefined) requirements.set(all, requirement);
+  return withCost(all, cost);
 }
 
 function collect(problems: ConfigProblem[], compiled: Compiled<Rule>): Rule | undefined {

@@ -464,3 +464,97 @@ describe('the per-peer candidate cache', () => {
     }
   });
 });
+
+describe('the header-prefix prefilter', () => {
+  // Every matcher shape that carries a required prefix (and some that must not), over values that
+  // hit, miss, are absent, repeat, hold raw non-ASCII bytes or a newline: the filter (which skips
+  // policies through the prefix index) must decide exactly as testing every policy in order.
+  const pathShapes: unknown[] = [
+    { stringMatch: { safeRegex: { regex: '/api/v1/a/.*' } } },
+    { stringMatch: { safeRegex: { regex: '/api/v1/b(/.*)?' } } },
+    { stringMatch: { safeRegex: { regex: '/api/v1/a/x' } } },
+    { stringMatch: { safeRegex: { regex: '/api/v1/a/x|/api/v1/b/y' } } },
+    { stringMatch: { safeRegex: { regex: '/api/v[0-9]+/a/.*' } } },
+    { stringMatch: { safeRegex: { regex: '/café/.*' } } },
+    { stringMatch: { safeRegex: { regex: '/caf.*' } } },
+    { stringMatch: { prefix: '/api/v1/' } },
+    { stringMatch: { exact: '/café/x' } },
+    { stringMatch: { safeRegex: { regex: '/api/v1/a/.*' } }, invertMatch: true },
+    { stringMatch: { safeRegex: { regex: '.*/x' } } },
+  ];
+  const tenantShapes: unknown[] = [
+    { stringMatch: { safeRegex: { regex: 't1.*' } } },
+    { stringMatch: { safeRegex: { regex: 't1,t2' } } },
+    { stringMatch: { exact: 't2' } },
+    { stringMatch: { safeRegex: { regex: 't.*' } }, treatMissingHeaderAsEmpty: true },
+    { stringMatch: { prefix: 't' }, invertMatch: true, treatMissingHeaderAsEmpty: true },
+  ];
+  const paths = ['/api/v1/a/x', '/api/v1/a/', '/api/v1/b', '/api/v1/b/y', '/api/v1/bz', '/api/v22/a/q', '/caf\xc3\xa9/x', '/caf\xc3\xa9/\n', '/caf\xff/x', '/café/x', '/', '/api/v1/a/\nx', '/x'];
+  const tenants: Array<Array<[string, string]>> = [[], [['x-tenant', 't1']], [['x-tenant', 't2']], [['x-tenant', 't1'], ['x-tenant', 't2']], [['x-tenant', 'u']], [['x-tenant', '']]];
+
+  function policiesOf(seed: number, principalKind: 'peer' | 'header'): Record<string, unknown> {
+    let s = seed;
+    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const policies: Record<string, unknown> = {};
+    // Few enough that many requests match none, enough (≥ 4) for the filter to build its index.
+    for (let i = 0; i < 6; i++) {
+      const path = { header: { name: ':path', ...(pick(pathShapes) as object) } };
+      const tenant = { header: { name: 'x-tenant', ...(pick(tenantShapes) as object) } };
+      const method = { header: { name: ':method', stringMatch: { safeRegex: { regex: 'GET|HEAD' } } } };
+      const host = { header: { name: 'host', stringMatch: { safeRegex: { regex: 'svc\\.example(:[0-9]+)?' } } } };
+      const permission = pick([
+        { andRules: { rules: [method, path] } },
+        { andRules: { rules: [path, tenant, method] } },
+        path,
+        tenant,
+        host,
+        { orRules: { rules: [path, tenant] } },
+        { notRule: path },
+        { urlPath: { path: { prefix: '/api' } } },
+      ]);
+      const principal =
+        principalKind === 'peer'
+          ? pick([{ directRemoteIp: { addressPrefix: '10.0.0.0', prefixLen: 24 } }, { directRemoteIp: { addressPrefix: '10.0.1.0', prefixLen: 24 } }, { any: true }])
+          : pick([{ header: { name: ':path', stringMatch: { prefix: '/api/' } } }, { any: true }, tenant]);
+      policies[`p${String(i).padStart(2, '0')}`] = { permissions: [permission], principals: [principal] };
+    }
+    return policies;
+  }
+
+  for (const principalKind of ['peer', 'header'] as const) {
+    test(`decides exactly like testing every policy in order (principals read the ${principalKind})`, () => {
+      let allowedCount = 0;
+      let total = 0;
+      for (let seed = 1; seed <= 40; seed++) {
+        const json = { rules: { action: seed % 3 === 0 ? 'DENY' : 'ALLOW', policies: policiesOf(seed, principalKind) } };
+        const filter = httpFilter(json);
+        const rules = compileRules(messageFromJson(envoy.HttpRbacSchema, json).rules!, 'rules');
+        assert.ok(rules.ok);
+        const reference = (ctx: RbacContext) => rules.value.policies.find((p) => p.principal(ctx) && p.permission(ctx))?.name;
+        for (const path of paths) {
+          for (const headers of tenants) {
+            for (const src of ['10.0.0.5', '10.0.1.5']) {
+              for (const method of ['GET', 'POST']) {
+                const ctx = request({ src, path, method, headers, authority: method === 'GET' ? 'svc.example:80' : 'other' });
+                const expected = reference(ctx);
+                assert.equal(filter.evaluate(ctx).policy, expected, `seed ${seed}: ${method} ${JSON.stringify(path)} ${JSON.stringify(headers)} from ${src}`);
+                total++;
+                if (expected !== undefined) allowedCount++;
+              }
+            }
+          }
+        }
+      }
+      assert.ok(allowedCount > total / 20 && allowedCount < total - total / 20, `${allowedCount} of ${total} matched: both outcomes exercised`);
+    });
+  }
+
+  test('a network filter (no headers) skips header-prefixed policies and still matches the others', () => {
+    const policies: Record<string, unknown> = {};
+    for (let i = 0; i < 8; i++) policies[`p${i}`] = { permissions: [{ urlPath: { path: { prefix: `/x${i}` } } }], principals: [{ any: true }] };
+    policies['z'] = { permissions: [{ destinationPort: 80 }], principals: [{ any: true }] };
+    const f = networkFilter({ statPrefix: 'n', rules: { action: 'ALLOW', policies } });
+    assert.equal(f.evaluate(connection()).policy, 'z');
+  });
+});
