@@ -222,6 +222,9 @@ describe('route actions', () => {
     assert.deepEqual(bad({ match: { prefix: '/' }, direct_response: { status: 99 } }), ['virtual_hosts[0].routes[0].direct_response.status']);
     assert.deepEqual(bad({ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: 'a', weight: 0 }] } } }), ['virtual_hosts[0].routes[0].route.weighted_clusters.clusters']);
     assert.deepEqual(bad({ match: { prefix: '/' }, redirect: { path_redirect: '/x' } }), ['virtual_hosts[0].routes[0].redirect']);
-    assert.deepEqual(bad({ match: { prefix: '/', runtime_fraction: { default_value: { numerator: 1 } } }, route: { cluster: 'c' } }), ['virtual_hosts[0].routes[0].match.runtime_fraction']);
+    assert.deepEqual(bad({ match: { prefix: '/', runtime_fraction: { default_value: { numerator: 1 } } }, route: { cluster: 'c' } }), ['virtual_hosts[0].routes[0].match.runtime_fraction']);    // Written into the upstream request head: a CR/LF would inject a header.
+    assert.deepEqual(bad({ match: { prefix: '/' }, route: { cluster: 'c', host_rewrite_literal: 'up\r\nx-injected: 1' } }), ['virtual_hosts[0].routes[0].route.host_rewrite_literal']);
+    assert.deepEqual(bad({ match: { prefix: '/a' }, route: { cluster: 'c', prefix_rewrite: '/b\n' } }), ['virtual_hosts[0].routes[0].route.prefix_rewrite']);
+    assert.deepEqual(bad({ match: { prefix: '/' }, route: { cluster: 'c', regex_rewrite: { pattern: { regex: '(a)' }, substitution: '\\1\r' } } }), ['virtual_hosts[0].routes[0].route.regex_rewrite.substitution']);
   });
 });

@@ -374,6 +374,15 @@ function compileRouteAction(p: Problems, path: string, ra: envoy.RouteAction, pa
   // cluster_header and the plugins: reported by the field walker.
 
   if (ra.prefixRewrite !== '' && ra.regexRewrite) p.add(at(path, 'regex_rewrite'), 'cannot be combined with prefix_rewrite');
+  // Envoy's PGV rule for these fields (HTTP_HEADER_VALUE, not strict): no NUL, CR or LF. They are
+  // written into the upstream request head, so a CR/LF here would inject headers.
+  for (const [field, value] of [
+    ['prefix_rewrite', ra.prefixRewrite],
+    ['regex_rewrite.substitution', ra.regexRewrite?.substitution ?? ''],
+    ['host_rewrite_literal', ra.hostRewriteSpecifier.case === 'hostRewriteLiteral' ? ra.hostRewriteSpecifier.value : ''],
+  ] as const) {
+    if (/[\0\r\n]/.test(value)) p.add(at(path, field), 'must not contain NUL, CR or LF (it is written into the upstream request head)');
+  }
   let rewritePath: (path: string) => string = identity;
   if (ra.prefixRewrite !== '') {
     const rewrite = prefixRewriter(p, at(path, 'prefix_rewrite'), ra.prefixRewrite, pathMatch);
