@@ -465,7 +465,7 @@ export class DeltaXdsClient {
     return new ProxyError(
       'MESHD_ERR_PROXY_NOT_READY',
       `no complete configuration from ${this.opts.server} within ${timeoutMs} ms: ${why}`,
-      'check that the xDS server runs and has a snapshot for this node id (meshd xds status), and see the last NACK',
+      'check that the xDS server runs and has a snapshot for this node id, and see the last NACK in the admin /config_dump',
     );
   }
 
