@@ -4,7 +4,7 @@
 // a pin root without the maps (or with maps of another layout) is MESHD_ERR_DATAPATH_NOT_LOADED.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfMap, MAP_NAMES, PinnedDatapathView, type DatapathError } from '../../bpf/index.js';
 import { assertKernelReady, cnp, probe, removePinRoot, startPlainProxy, testPinRoot, withCluster } from './datapath-harness.js';
@@ -27,6 +27,10 @@ function dumpMaps(pinRoot: string): Record<string, string[]> {
   }
   return out;
 }
+
+/** Open fds of this process: a failed open must release the map fds it took. Counted around
+ *  synchronous calls only, so no I/O of the event loop opens or closes one in between. */
+const openFds = (): number => readdirSync('/proc/self/fd').length;
 
 describe('PinnedDatapathView (read-only view of the pinned datapath)', () => {
   test('it resolves the original destination of a kernel-redirected connection and identities exactly as the Datapath does, and writes nothing', T, async () => {
@@ -103,7 +107,13 @@ describe('PinnedDatapathView (read-only view of the pinned datapath)', () => {
       } finally {
         ipcache.close();
       }
-      assert.throws(() => PinnedDatapathView.open({ pinRoot }), (err: DatapathError) => err.code === 'MESHD_ERR_DATAPATH_NOT_LOADED' && err.message.includes(MAP_NAMES.origDst));
+      const fdsBefore = openFds();
+      assert.throws(() => PinnedDatapathView.open({ pinRoot }), (err: DatapathError) => {
+        assert.equal(err.code, 'MESHD_ERR_DATAPATH_NOT_LOADED');
+        assert.match(err.message, new RegExp(`${join(pinRoot, MAP_NAMES.origDst)}: it is not pinned there`));
+        return true;
+      });
+      assert.equal(openFds(), fdsBefore, 'the ipcache fd opened before the orig_dst failure is closed');
     } finally {
       removePinRoot(pinRoot);
     }
@@ -120,11 +130,14 @@ describe('PinnedDatapathView (read-only view of the pinned datapath)', () => {
       } finally {
         wrong.close();
       }
+      const fdsBefore = openFds();
       assert.throws(() => PinnedDatapathView.open({ pinRoot }), (err: DatapathError) => {
         assert.equal(err.code, 'MESHD_ERR_DATAPATH_NOT_LOADED');
         assert.match(err.message, /another layout \(key 8 \/ value 8 bytes\)/);
+        assert.match(err.message, new RegExp(`expects \\(key ${IPCACHE_KEY_SIZE} / value ${IPCACHE_VALUE_SIZE} bytes\\)`));
         return true;
       });
+      assert.equal(openFds(), fdsBefore, 'the map of the wrong layout is closed again');
     } finally {
       removePinRoot(pinRoot);
     }
