@@ -278,7 +278,7 @@ export class LineProcess {
 export async function startPodServer(pod: Pod, kind: 'tcp' | 'udp4' | 'udp6', port: number): Promise<LineProcess> {
   const args = kind === 'tcp' ? ['tcp-server', String(port)] : ['udp-server', String(port), kind === 'udp6' ? '6' : '4'];
   const server = new LineProcess(pod.spawn(process.execPath, [PROBE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  await server.waitFor((l) => l['listening'] === true, 10_000);
+  await untilReady(server);
   return server;
 }
 
@@ -322,6 +322,17 @@ export async function startPlainProxy(node: NodeNetwork, host: string): Promise<
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proxy = new LineProcess(child);
-  const ready = await proxy.waitFor((l) => l['listening'] === true, 10_000);
+  const ready = await untilReady(proxy);
   return { proxy, port: ready['port'] as number };
+}
+
+/** The process's `listening` line; a process that never prints it is killed here, since the
+ *  caller gets no handle to stop it. */
+async function untilReady(started: LineProcess): Promise<Record<string, unknown>> {
+  try {
+    return await started.waitFor((l) => l['listening'] === true, 10_000);
+  } catch (err) {
+    started.stop();
+    throw err;
+  }
 }

@@ -40,9 +40,11 @@ test('killing the loading process keeps enforcement and the pinned maps, and a s
     - toEndpoints: [{ matchLabels: { app: server } }]
       toPorts: [{ ports: [{ port: "7000", protocol: TCP }] }]`);
     const loader = new LineProcess(spawn(process.execPath, [LOADER, JSON.stringify({ pinRoot, node, members, policy })], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    const server = await startPodServer(pods[1]!, 'tcp', 7000);
+    let server: LineProcess | undefined;
     let dp: Datapath | undefined;
     try {
+      // Inside the try: a server that never starts must still stop the loader and remove its pins.
+      server = await startPodServer(pods[1]!, 'tcp', 7000);
       const ready = await loader.waitFor((l) => l['ready'] === true, 30_000);
       loader.stop(); // SIGKILL: no close(), no unload()
       await once(loader.child, 'exit');
@@ -70,7 +72,7 @@ test('killing the loading process keeps enforcement and the pinned maps, and a s
       assert.equal((await timedConnect(client!, target, 7002)).code, 'EPERM', 'enforcement across the swap');
       assert.equal((await probe(client!, ['tcp', target, '7000'])).ok, true);
     } finally {
-      server.stop();
+      server?.stop();
       loader.stop();
       try {
         dp?.unload();
