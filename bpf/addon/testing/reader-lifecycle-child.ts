@@ -27,7 +27,14 @@ async function inMain(args: Args): Promise<void> {
   let workerRounds = 0;
   for (let round = 0; round < 3; round++) {
     const worker = new Worker(new URL(import.meta.url), { workerData: { ...args, pinRoot: `${args.pinRoot}-worker` } });
-    await once(worker, 'message');
+    // A worker that exits before its message (an import that failed, say) must fail this
+    // process with its exit code, not leave it awaiting a message that never comes.
+    await Promise.race([
+      once(worker, 'message'),
+      once(worker, 'exit').then(([code]: unknown[]) => {
+        throw new Error(`worker of round ${round} exited with code ${String(code)} before opening its reader`);
+      }),
+    ]);
     await worker.terminate();
     workerRounds++;
   }
