@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { ipInPrefix, parseCidr, parseIp, type Prefix } from '../../policy/index.js';
+import { formatIpAddress, ipInPrefix, parseCidr, parseIp, type Prefix } from '../../policy/index.js';
 import { PodError } from './errors.js';
 
 export const GATEWAY_INTERFACE = 'meshd0';
@@ -156,5 +156,5 @@ export function resolveSpecAddresses(spec: { ipv4?: string; ipv6?: string }): Po
 export function canonicalIpv6(address: string): string {
   const parsed = parseIp(address);
   if (!parsed.ok || parsed.prefix.family !== 6) throw new RangeError(`not a plain IPv6 address: ${address}`);
-  return parsed.prefix.canonical.slice(0, -'/128'.length);
+  return formatIpAddress(parsed.prefix);
 }

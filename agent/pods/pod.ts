@@ -85,7 +85,6 @@ class PodHandle implements Pod {
   readonly children = new Set<ChildProcess>();
   constructor(
     readonly name: string,
-    readonly prefix: string,
     readonly nsName: string,
     readonly netns: string,
     readonly ipv4: string,
@@ -219,7 +218,6 @@ export async function createPod(spec: PodSpec): Promise<Pod> {
     mkdirSync(cgroupPath);
     const pod = new PodHandle(
       spec.name,
-      prefix,
       nsName,
       netns,
       addresses.ipv4,
