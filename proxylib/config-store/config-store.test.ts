@@ -180,6 +180,28 @@ describe('ConfigStore', () => {
     assert.ok(store.cluster('c1'));
   });
 
+  test('a TLS listener names its SDS certificate in references() and warms until the secret is answered', () => {
+    const store = storeWithRoutes();
+    const tls = {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+        common_tls_context: { tls_certificate_sds_secret_configs: [{ name: 'cert', sds_config: { ads: {} } }] },
+      },
+    };
+    const message = fromJson(TYPE_URL.listener, {
+      name: 'a',
+      address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+      filter_chains: [{ transport_socket: tls, filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': HCM, stat_prefix: 'a', rds: { route_config_name: 'ra', config_source: { ads: {} } }, http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }] } }] }],
+    });
+    assert.deepEqual(store.apply('listener', [{ name: 'a', version: 'a-v1', message }]).problems, []);
+    assert.deepEqual([...store.references().secrets], ['cert']);
+    assert.deepEqual(store.warmingNames('listener'), ['a'], 'waits for its secret (its route is there)');
+    store.apply('secret', [{ name: 'cert', version: 's1', message: fromJson(TYPE_URL.secret, { name: 'cert', tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: { inline_string: 'KEY' } } }) }]);
+    assert.deepEqual(store.warmingNames('listener'), []);
+    assert.ok(store.listener('a'));
+  });
+
   test('a warming listener that is removed is forgotten', () => {
     const store = new ConfigStore(defaultCompilers);
     store.apply('listener', [listener('a', 'ra')]);

@@ -4,6 +4,7 @@
 // force, and their problems become the response's NACK). So one listener with a filter the proxy does
 // not implement costs that listener, not every listener of the node.
 import type { envoy } from '../../xds/index.js';
+import { referencesOfCluster, referencesOfListener, type CompiledResource } from '../config/index.js';
 import type { ClusterConfig, Compiled, EndpointSet, ListenerConfig, RouteTable, SecretMaterial } from '../config/types.js';
 import type {
   ApplyProblem,
@@ -25,14 +26,6 @@ export interface ResourceCompilers {
   secret(m: envoy.Secret): Compiled<SecretMaterial>;
 }
 
-interface CompiledByKind {
-  listener: ListenerConfig;
-  route: RouteTable;
-  cluster: ClusterConfig;
-  endpoints: EndpointSet;
-  secret: SecretMaterial;
-}
-
 /** What the store keeps of one accepted resource. */
 export interface AcceptedResource<T> {
   name: string;
@@ -43,9 +36,7 @@ export interface AcceptedResource<T> {
   acceptedAt: Date;
 }
 
-type Tables = { [K in ResourceKind]: Map<string, AcceptedResource<CompiledByKind[K]>> };
-
-export const RESOURCE_KINDS: readonly ResourceKind[] = ['cluster', 'endpoints', 'listener', 'route', 'secret'];
+type Tables = { [K in ResourceKind]: Map<string, AcceptedResource<CompiledResource[K]>> };
 
 export class ConfigStore implements ConfigView {
   private readonly tables: Tables = {
@@ -81,7 +72,7 @@ export class ConfigStore implements ConfigView {
     const problems: ApplyProblem[] = [];
     const warnings: string[] = [];
     const refused: string[] = [];
-    const compiled: Array<AcceptedResource<CompiledByKind[typeof kind]>> = [];
+    const compiled: Array<AcceptedResource<CompiledResource[typeof kind]>> = [];
     const seen = new Set<string>();
     for (const u of upserts) {
       if (seen.has(u.name)) {
@@ -90,7 +81,7 @@ export class ConfigStore implements ConfigView {
         continue;
       }
       seen.add(u.name);
-      let result: Compiled<CompiledByKind[typeof kind]>;
+      let result: Compiled<CompiledResource[typeof kind]>;
       try {
         result = this.compile(kind, u.message);
       } catch (err) {
@@ -106,7 +97,7 @@ export class ConfigStore implements ConfigView {
       compiled.push({ name: u.name, version: u.version, message: u.message, config: result.value, acceptedAt: new Date() });
     }
 
-    const table = this.tables[kind] as Map<string, AcceptedResource<CompiledByKind[typeof kind]>>;
+    const table = this.tables[kind] as Map<string, AcceptedResource<CompiledResource[typeof kind]>>;
     const change: ConfigChange = { kind, added: [], updated: [], removed: [] };
     for (const name of removedNames) {
       if (seen.has(name)) continue; // an upsert of the same name in the same response wins
@@ -167,7 +158,7 @@ export class ConfigStore implements ConfigView {
 
   /** RDS/SDS (listener) or EDS/SDS (cluster) names not answered yet (neither present, known absent, nor refused). */
   private missingDependencies(kind: 'listener' | 'cluster', config: ListenerConfig | ClusterConfig): string[] {
-    const refs = kind === 'listener' ? referencesOfListenerConfig(config as ListenerConfig) : referencesOfClusterConfig(config as ClusterConfig);
+    const refs = dependenciesOf(kind, config);
     const missing: string[] = [];
     const answered = (k: 'route' | 'endpoints' | 'secret', n: string): boolean => this.tables[k].has(n) || this.absent[k].has(n) || this.refused[k].has(n);
     for (const n of refs.routes) if (!answered('route', n)) missing.push(`route ${n}`);
@@ -190,7 +181,7 @@ export class ConfigStore implements ConfigView {
     if (change.added.length + change.updated.length > 0) this.emit(change);
   }
 
-  private compile(kind: ResourceKind, message: unknown): Compiled<CompiledByKind[ResourceKind]> {
+  private compile(kind: ResourceKind, message: unknown): Compiled<CompiledResource[ResourceKind]> {
     switch (kind) {
       case 'listener':
         return this.compilers.listener(message as envoy.Listener);
@@ -243,7 +234,7 @@ export class ConfigStore implements ConfigView {
   // ---- for the xDS client and the admin server -------------------------------------------------
 
   /** Accepted resources of a kind, by name, with versions. */
-  accepted<K extends ResourceKind>(kind: K): ReadonlyMap<string, AcceptedResource<CompiledByKind[K]>> {
+  accepted<K extends ResourceKind>(kind: K): ReadonlyMap<string, AcceptedResource<CompiledResource[K]>> {
     return this.tables[kind];
   }
 
@@ -259,46 +250,28 @@ export class ConfigStore implements ConfigView {
     const routes = new Set<string>();
     const endpoints = new Set<string>();
     const secrets = new Set<string>();
-    const add = (r: ConfigReferences): void => {
+    const add = (r: DependencyNames): void => {
       for (const n of r.routes) routes.add(n);
       for (const n of r.endpoints) endpoints.add(n);
       for (const n of r.secrets) secrets.add(n);
     };
-    for (const { config } of [...this.tables.listener.values(), ...this.warming.listener.values()]) add(referencesOfListenerConfig(config));
-    for (const { config } of [...this.tables.cluster.values(), ...this.warming.cluster.values()]) add(referencesOfClusterConfig(config));
+    for (const { config } of [...this.tables.listener.values(), ...this.warming.listener.values()]) add(dependenciesOf('listener', config));
+    for (const { config } of [...this.tables.cluster.values(), ...this.warming.cluster.values()]) add(dependenciesOf('cluster', config));
     return { routes, endpoints, secrets };
   }
 }
 
-type SdsRef = { kind: 'sds'; name: string } | { kind: 'inline' } | undefined;
-
-function addSds(into: Set<string>, ref: SdsRef): void {
-  if (ref?.kind === 'sds') into.add(ref.name);
+interface DependencyNames {
+  routes: readonly string[];
+  endpoints: readonly string[];
+  secrets: readonly string[];
 }
 
-/** RDS route configurations and SDS secrets a compiled listener names. */
-export function referencesOfListenerConfig(l: ListenerConfig): ConfigReferences {
-  const routes = new Set<string>();
-  const secrets = new Set<string>();
-  const chains = l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains;
-  for (const chain of chains) {
-    if (chain.downstreamTls) {
-      for (const c of chain.downstreamTls.certificates) addSds(secrets, c);
-      addSds(secrets, chain.downstreamTls.validation);
-    }
-    for (const f of chain.networkFilters) if (f.kind === 'http_connection_manager' && f.hcm.routes.kind === 'rds') routes.add(f.hcm.routes.name);
+/** The RDS/EDS/SDS names a compiled listener or cluster waits for (proxylib/config's references). */
+function dependenciesOf(kind: 'listener' | 'cluster', config: ListenerConfig | ClusterConfig): DependencyNames {
+  if (kind === 'listener') {
+    const { routes, secrets } = referencesOfListener(config as ListenerConfig);
+    return { routes, endpoints: [], secrets };
   }
-  return { routes, endpoints: new Set(), secrets };
-}
-
-/** EDS service names and SDS secrets a compiled cluster names. */
-export function referencesOfClusterConfig(c: ClusterConfig): ConfigReferences {
-  const endpoints = new Set<string>();
-  const secrets = new Set<string>();
-  if (c.discovery.kind === 'eds') endpoints.add(c.discovery.serviceName);
-  if (c.upstreamTls) {
-    addSds(secrets, c.upstreamTls.certificate);
-    addSds(secrets, c.upstreamTls.validation);
-  }
-  return { routes: new Set(), endpoints, secrets };
+  return { routes: [], ...referencesOfCluster(config as ClusterConfig) };
 }
