@@ -13,11 +13,6 @@ export function checkSupportedFields<Desc extends DescMessage>(schema: Desc, mes
   walk(reflect(schema, message), path, problems);
 }
 
-/** True when the proxy has field rules for the message type (the filter registry checks inner configs with it). */
-export function hasFieldRules(typeName: string): boolean {
-  return SUPPORTED_FIELDS[typeName] !== undefined;
-}
-
 function walk(msg: ReflectMessage, path: string, problems: Problems): void {
   const typeName = msg.desc.typeName;
   const rules = SUPPORTED_FIELDS[typeName];

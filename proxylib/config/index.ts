@@ -10,7 +10,7 @@ export { compileSecret } from './secret.js';
 export { HCM_DEFAULTS, HTTP2_DEFAULTS } from './hcm.js';
 export { TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS, registerNetworkFilter } from './filter-registry.js';
 export type { NetworkFilterCompiler, NetworkFilterContext } from './filter-registry.js';
-export { referencesOfListener, referencesOfCluster, referencesOfRouteTable } from './references.js';
+export { referencesOfListener, referencesOfCluster } from './references.js';
 export type { ListenerReferences, ClusterReferences } from './references.js';
 export { checkSupportedFields } from './field-walker.js';
 export { Problems, NOT_IMPLEMENTED } from './problems.js';

@@ -1,6 +1,6 @@
 // What accepted resources refer to, for the xDS client's named subscriptions (RDS, EDS, SDS) and
 // for consistency checks (clusters named by routes and tcp_proxy filters).
-import type { ClusterConfig, DownstreamTlsConfig, FilterChainConfig, ListenerConfig, RouteTable, UpstreamTlsConfig } from './types.js';
+import type { ClusterConfig, DownstreamTlsConfig, FilterChainConfig, ListenerConfig, UpstreamTlsConfig } from './types.js';
 
 export interface ListenerReferences {
   /** RouteConfiguration names of HCMs using RDS. */
@@ -41,11 +41,6 @@ export function referencesOfCluster(cluster: ClusterConfig): ClusterReferences {
     endpoints: cluster.discovery.kind === 'eds' ? [cluster.discovery.serviceName] : [],
     secrets: cluster.upstreamTls ? secretsOfTls(cluster.upstreamTls) : [],
   };
-}
-
-/** Clusters a route table can send to. */
-export function referencesOfRouteTable(table: RouteTable): { clusters: string[] } {
-  return { clusters: [...(table.clusterNames ?? [])] };
 }
 
 function secretsOfTls(tls: DownstreamTlsConfig | UpstreamTlsConfig): string[] {

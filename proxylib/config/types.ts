@@ -2,13 +2,11 @@
 // is pure (no sockets): it checks every field the proxy meets against what it implements, and
 // anything it does not implement is a problem with the field path, so the xDS client NACKs the
 // update instead of silently ignoring a field Envoy would honour.
+import type { ResourceProblem } from '../../xds/index.js';
 import type { RbacFilter } from '../rbac/types.js';
 
-export interface ConfigProblem {
-  /** Proto field path from the resource root, e.g. `filter_chains[0].filters[0].typed_config.codec_type`. */
-  path: string;
-  message: string;
-}
+/** A problem with its proto field path from the resource root (the xDS layer's validators use the same shape). */
+export type ConfigProblem = ResourceProblem;
 
 export type Compiled<T> = { ok: true; value: T; warnings: string[] } | { ok: false; problems: ConfigProblem[] };
 
