@@ -16,9 +16,9 @@ export { FLOW_CHANNEL } from './flow/types.js';
 export type * from './config-store/types.js';
 
 // ---- configuration: xDS client and config store (C2) ----------------------------------------
-export { ConfigStore, RESOURCE_KINDS, defaultCompilers } from './config-store/index.js';
+export { ConfigStore, defaultCompilers } from './config-store/index.js';
 export type { ResourceCompilers, AcceptedResource } from './config-store/index.js';
-export { DeltaXdsClient, formatNackDetail, parseXdsAddress } from './xds-client/index.js';
+export { DeltaXdsClient, formatNackDetail, parseXdsAddress, splitHostPort } from './xds-client/index.js';
 export type { XdsClientOptions, XdsClientStatus, XdsClientEvent, XdsTypeStatus, XdsNodeInfo, NackRecord, XdsAddress } from './xds-client/index.js';
 
 // ---- the proxy, its admin server (C2) ---------------------------------------------------------
@@ -57,7 +57,6 @@ export {
   compileResource,
   referencesOfListener,
   referencesOfCluster,
-  referencesOfRouteTable,
   registerNetworkFilter,
   checkSupportedFields,
   Problems,

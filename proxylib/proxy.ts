@@ -4,7 +4,7 @@
 // and an optional admin HTTP server. The data plane only ever reads the store (a ConfigView), so a
 // refused (NACKed) resource can never reach it, and an accepted one reaches it in one synchronous step.
 import { toJson, type DescMessage } from '@bufbuild/protobuf';
-import { envoy, xdsRegistry } from '../xds/index.js';
+import { NOOP_LOGGER, envoy, xdsRegistry } from '../xds/index.js';
 import { startAdminServer, type AdminServer } from './admin/index.js';
 import { ConfigStore, defaultCompilers, type AcceptedResource, type ConfigView, type ResourceCompilers, type ResourceKind } from './config-store/index.js';
 import { ProxyError } from './errors.js';
@@ -105,8 +105,6 @@ async function withTimeout(p: Promise<void>, timeoutMs: number | undefined): Pro
   await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
   clearTimeout(timer);
 }
-
-const NOOP_LOGGER: ProxyLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 const SCHEMA_OF_KIND: Record<ResourceKind, DescMessage> = {
   listener: envoy.ListenerSchema,

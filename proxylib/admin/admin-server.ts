@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProxyError } from '../errors.js';
+import { splitHostPort } from '../xds-client/index.js';
 
 /** What the admin server shows; BuiltinProxy provides it. Each call builds a fresh answer. */
 export interface AdminSources {
@@ -23,18 +24,18 @@ export interface AdminServer {
 
 /** Listens on `host:port` (port 0 → ephemeral; IPv6 as `[addr]:port`). */
 export async function startAdminServer(address: string, sources: AdminSources): Promise<AdminServer> {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  if (!m || Number(m[3]) > 65535) {
+  const hp = splitHostPort(address);
+  if (!hp || hp.port > 65535) {
     throw new ProxyError('MESHD_ERR_PROXY_BAD_ADDRESS', `bad admin address "${address}": expected host:port or [ipv6]:port`, 'e.g. --admin 127.0.0.1:9901');
   }
-  const host = m[1] ?? m[2] ?? '127.0.0.1';
+  const { host, port } = hp;
   const server = http.createServer((req, res) => handle(req, res, sources));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void =>
       reject(new ProxyError('MESHD_ERR_PROXY_BIND', `the admin server cannot listen on ${address}: ${err.message}`, 'is the port in use? pick another --admin address'));
     server.once('error', onError);
-    server.listen(Number(m[3]), host, () => {
+    server.listen(port, host, () => {
       server.off('error', onError);
       resolve();
     });

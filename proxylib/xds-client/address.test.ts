@@ -17,6 +17,7 @@ test('malformed xDS addresses are MESHD_ERR_PROXY_BAD_ADDRESS with the reason', 
     ['127.0.0.1:70000', /1-65535/],
     ['unix:relative.sock', /must be absolute/],
     ['::1:18000', /expected host:port/],
+    ['xds local:18000', /expected host:port/],
   ] as const) {
     assert.throws(() => parseXdsAddress(bad), (err: Error & { code?: string }) => err.code === 'MESHD_ERR_PROXY_BAD_ADDRESS' && why.test(err.message), bad);
   }

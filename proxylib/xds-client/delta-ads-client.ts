@@ -15,14 +15,13 @@
 // - When the stream ends, reconnect with jittered exponential backoff and resubscribe, claiming what
 //   is held in initial_resource_versions so unchanged resources are not sent again.
 import * as grpc from '@grpc/grpc-js';
-import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import {
   DeltaDiscoveryRequestSchema,
-  DeltaDiscoveryResponseSchema,
   NOOP_LOGGER,
   SERVED_SERVICES,
   TYPE_URL,
-  methodPath,
+  grpcDefinitionOf,
   unpackAny,
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
@@ -33,8 +32,9 @@ import type { ApplyProblem, ResourceKind, ResourceUpdate } from '../config-store
 import { ProxyError } from '../errors.js';
 import { parseXdsAddress } from './address.js';
 
-const ADS = SERVED_SERVICES.find((s) => s.name === 'ads')!.descriptor;
-const DELTA_ADS_PATH = methodPath(ADS, 'DeltaAggregatedResources');
+// The server's own method definition: its path, request serializer and response deserializer are
+// what a client needs too (its response serializer, for pre-encoded bytes, is the server's side only).
+const DELTA_ADS = grpcDefinitionOf(SERVED_SERVICES.find((s) => s.name === 'ads')!.descriptor)['deltaAggregatedResources']!;
 
 /** grpc status INVALID_ARGUMENT: what Envoy puts in a NACK's error_detail.code. */
 const NACK_STATUS_CODE = 3;
@@ -255,11 +255,7 @@ export class DeltaXdsClient {
   private openStream(): void {
     if (this.closed) return;
     const stream = ++this.streamCount;
-    const call = this.grpcClient.makeBidiStreamRequest(
-      DELTA_ADS_PATH,
-      (m: DeltaDiscoveryRequest) => Buffer.from(toBinary(DeltaDiscoveryRequestSchema, m)),
-      (b: Buffer) => fromBinary(DeltaDiscoveryResponseSchema, b),
-    ) as Call;
+    const call = this.grpcClient.makeBidiStreamRequest(DELTA_ADS.path, DELTA_ADS.requestSerialize, DELTA_ADS.responseDeserialize) as Call;
     this.call = call;
     for (const t of this.types.values()) t.opened = false;
     let ended = false;

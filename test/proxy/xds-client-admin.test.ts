@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fetch } from 'undici';
 import { SnapshotCache, XdsServer, Snapshot, TYPE_URL, messageFromJson, messageSchemaOfUrl, type SnapshotMessages } from '../../xds/index.js';
-import { BuiltinProxy } from '../../proxylib/index.js';
+import { BuiltinProxy, startAdminServer } from '../../proxylib/index.js';
 
 const NODE_ID = 'admin-test-node';
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -113,5 +113,26 @@ describe('the built-in proxy admin server', () => {
 
   test('a malformed xDS address fails start with MESHD_ERR_PROXY_BAD_ADDRESS', async () => {
     await assert.rejects(BuiltinProxy.start({ xds: 'localhost', nodeId: 'x' }), (err: Error & { code?: string }) => err.code === 'MESHD_ERR_PROXY_BAD_ADDRESS');
+  });
+});
+
+describe('admin server address', () => {
+  test('an [ipv6]:0 admin address binds an ephemeral port and reports it in brackets, and /ready answers there', async () => {
+    const admin = await startAdminServer('[::1]:0', { readiness: () => ({ ready: true, reason: '' }), configDump: () => ({}), listeners: () => ({}), stats: () => ({}) });
+    try {
+      assert.match(admin.address, /^\[::1\]:[1-9]\d*$/);
+      const r = await get(admin.address, '/ready');
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 'LIVE\n');
+    } finally {
+      await admin.close();
+    }
+  });
+
+  test('admin addresses that are not host:port are MESHD_ERR_PROXY_BAD_ADDRESS before anything listens', async () => {
+    const sources = { readiness: () => ({ ready: true, reason: '' }), configDump: () => ({}), listeners: () => ({}), stats: () => ({}) };
+    for (const bad of ['127.0.0.1', '127.0.0.1:70000', '::1:9901', 'unix:/tmp/admin.sock']) {
+      await assert.rejects(startAdminServer(bad, sources), (err: Error & { code?: string }) => err.code === 'MESHD_ERR_PROXY_BAD_ADDRESS' && err.message.includes(bad), bad);
+    }
   });
 });

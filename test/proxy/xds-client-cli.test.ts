@@ -146,6 +146,20 @@ describe('meshd proxy as a command', () => {
     assert.match(proxy.stderr, /MESHD_ERR_PROXY_NOT_READY  no complete configuration from 127\.0\.0\.1:\d+ within 1000 ms: waiting for clusters \(\*\); listeners \(\*\)/);
   });
 
+  test('a malformed --xds or --admin address is a usage error (exit 2) before anything connects or listens', { timeout: 30_000 }, async () => {
+    for (const [args, message] of [
+      [['--xds', 'localhost', '--node-id', 'n'], /MESHD_ERR_USAGE  --xds must be HOST:PORT, \[IPV6\]:PORT or unix:\/PATH \(got 'localhost'\)/],
+      [['--xds', 'xds host:18000', '--node-id', 'n'], /MESHD_ERR_USAGE  --xds must be HOST:PORT/],
+      [['--xds', '127.0.0.1:1', '--node-id', 'n', '--admin', '9901'], /MESHD_ERR_USAGE  --admin must be HOST:PORT \(got '9901'\)/],
+    ] as const) {
+      const proxy = new LineChild('meshd proxy', process.execPath, [MESHD_BIN, 'proxy', ...args]);
+      cleanup.add(() => proxy.stop());
+      const { code } = await proxy.waitForExit(15_000);
+      assert.equal(code, 2, proxy.diagnostics());
+      assert.match(proxy.stderr, message);
+    }
+  });
+
   test('--transparent without the datapath pinned exits 1 with MESHD_ERR_PROXY_TRANSPARENT naming the map', { timeout: 30_000 }, async () => {
     const dir = await makeTempDir(cleanup, 'meshd-proxy-cli-');
     const proxy = new LineChild('meshd proxy', process.execPath, [MESHD_BIN, 'proxy', '--xds', '127.0.0.1:1', '--node-id', 'n', '--transparent', '--pin-root', join(dir, 'no-bpffs')]);

@@ -3,7 +3,7 @@
 // Cluster, Endpoint and Secret resources Envoy would. Waits for the first complete configuration,
 // prints one stdout line (what it listens on; scripts and tests wait for it), and runs until SIGINT
 // or SIGTERM, then drains. Logs go to stderr.
-import { BuiltinProxy, ProxyError, type BuiltinProxyOptions } from '../../../proxylib/index.js';
+import { BuiltinProxy, ProxyError, splitHostPort, type BuiltinProxyOptions } from '../../../proxylib/index.js';
 import { DEFAULT_PIN_ROOT, PinnedDatapathView } from '../../../bpf/index.js';
 import type { CommandContext } from '../command-spec.js';
 import type { CliIo } from '../cli-io.js';
@@ -28,13 +28,14 @@ export interface ProxyCommandOptions {
 export function parseProxyOptions(args: ParsedArgs): ProxyCommandOptions {
   const xds = getString(args, 'xds');
   if (xds === undefined || xds === '') throw new UsageError('missing option --xds HOST:PORT|unix:PATH');
-  if (!/^unix:\//.test(xds) && !/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/.test(xds)) {
+  // The proxy's own host:port grammar; ports out of range are the proxy's MESHD_ERR_PROXY_BAD_ADDRESS.
+  if (!/^unix:\//.test(xds) && !splitHostPort(xds)) {
     throw new UsageError(`--xds must be HOST:PORT, [IPV6]:PORT or unix:/PATH (got '${xds}')`, 'e.g. --xds 127.0.0.1:18000 or --xds unix:/run/meshd/xds.sock');
   }
   const nodeId = getString(args, 'node-id');
   if (nodeId === undefined || nodeId === '') throw new UsageError('missing option --node-id ID', 'the id the xDS server knows this proxy by (meshd xds serve --node, or the agent\'s node name)');
   const admin = getString(args, 'admin');
-  if (admin !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/.test(admin)) throw new UsageError(`--admin must be HOST:PORT (got '${admin}')`, 'e.g. --admin 127.0.0.1:9901');
+  if (admin !== undefined && !splitHostPort(admin)) throw new UsageError(`--admin must be HOST:PORT (got '${admin}')`, 'e.g. --admin 127.0.0.1:9901');
   return {
     xds,
     nodeId,
