@@ -36,6 +36,8 @@ describe('docs/examples policies through xDS', () => {
     const endpoints = (await loadEndpointsFile(join(EXAMPLES, 'endpoints.yaml'))).map((e) => ({ ...e, ips: e.ips.map(toLoopback) }));
     const flows = (parseYaml(readFileSync(join(EXAMPLES, 'flows.yaml'), 'utf8')) as Flow[]).filter((f) => f.http !== undefined);
     assert.ok(flows.length >= 4, `flows.yaml has HTTP flows (${flows.length})`);
+    // Both verdicts must be exercised, or a proxy that allows (or denies) everything would pass.
+    assert.ok(flows.some((f) => f.expect === 'allowed') && flows.some((f) => f.expect === 'denied'), 'flows.yaml has allowed and denied HTTP flows');
     const ipOf = (id: string) => {
       const e = endpoints.find((x) => `${x.namespace}/${x.name}` === id);
       assert.ok(e, `endpoint ${id} is in endpoints.yaml`);
