@@ -22,3 +22,5 @@ export type { Prefix, ParseCidrResult, ParseIpResult, IpFamily } from './cidr/in
 export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors } from './identity/index.js';
 export { LabelSet, endpointLabels, matchesSelector, selectorKey } from './labels/index.js';
 export { compileFqdnMatcher } from './fqdn/index.js';
+// RE2 full-match regexes (compiled once per source); the proxy's matchers build on them.
+export { compileFullMatchRegex as compileRe2FullMatch } from './regex/index.js';

@@ -147,6 +147,8 @@ describe('string matcher', () => {
     const lookahead = compileStringMatcher(sm({ case: 'safeRegex', value: re('(?=a)a') }), 'x.m');
     assert.deepEqual(problemPaths(lookahead), ['x.m.safe_regex.regex']);
     assert.match(lookahead.ok ? '' : lookahead.problems[0]!.message, /RE2 rejects/);
+    // RE2's own reason is passed on, quoting the construct it refuses.
+    assert.match(lookahead.ok ? '' : lookahead.problems[0]!.message, /unsupported Perl syntax: `\(\?=`/);
     assert.deepEqual(problemPaths(compileStringMatcher(sm({ case: 'safeRegex', value: re('') }), 'x.m')), ['x.m.safe_regex.regex']);
     assert.deepEqual(problemPaths(compileStringMatcher(sm({ case: 'safeRegex', value: re('a') }, true), 'x.m')), ['x.m.ignore_case']);
     const custom = sm({ case: 'custom', value: create(envoy.TypedExtensionConfigSchema, { name: 'x' }) as never });

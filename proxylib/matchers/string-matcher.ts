@@ -6,12 +6,13 @@
 // `safe_regex` is an RE2 full match (RE2::FullMatch). Envoy refuses `ignore_case` together with
 // `safe_regex` (case folding belongs in the pattern, `(?i)`), and so do we.
 //
-// RE2 comes from `re2js` (a pure-JS RE2: linear in the input whatever the pattern, so a rule author
-// cannot stall the proxy the way a backtracking RegExp can). Two shapes meshd's translator emits on
+// RE2 comes from policy's wrapper of `re2js` (a pure-JS RE2: linear in the input whatever the
+// pattern, so a rule author cannot stall the proxy the way a backtracking RegExp can; each distinct
+// source is compiled once, shared with the policy engine). Two shapes meshd's translator emits on
 // every request — a plain literal (`GET`) and a literal followed by `.*` (`/public/.*`) — skip the
 // regex engine: they are decided with string compares that give RE2's exact answer (`.` does not
 // match `\n` unless `(?s)` is set, so the `.*` tail must be free of newlines).
-import { RE2JS } from 're2js';
+import { compileRe2FullMatch } from '../../policy/index.js';
 import type { envoy } from '../../xds/index.js';
 import type { Compiled, ConfigProblem } from '../config/types.js';
 
@@ -122,12 +123,8 @@ export function utf8Bytes(s: string): string {
 
 /** An RE2 full-match predicate for `source`, or RE2's syntax error. */
 export function compileFullMatchRegex(source: string): StringPredicate | string {
-  let re2: RE2JS;
-  try {
-    re2 = RE2JS.compile(source);
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
+  const { re2, error } = compileRe2FullMatch(source);
+  if (re2 === undefined) return error ?? 'does not compile';
   return shortcutOf(source) ?? guarded(source, (v) => re2.testExact(v));
 }
 
