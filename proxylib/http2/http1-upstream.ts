@@ -10,8 +10,7 @@
 import { DEFAULT_HTTP1_LIMITS, CHUNK_END, LAST_CHUNK, ResponseParser, chunkHeader, lastChunkWithTrailers, serializeRequestHead } from '../codec/index.js';
 import type { Http1ParseError, Http1ResponseHead, ResponseHandler } from '../codec/index.js';
 import type { HeaderList } from '../hcm/index.js';
-import type { Http1Pool, PooledConnection, UpstreamConnectionHandler } from '../upstream/http1-pool.js';
-import type { UpstreamTarget } from '../upstream/index.js';
+import type { Http1Pool, PooledConnection, UpstreamConnectionHandler, UpstreamTarget } from '../upstream/index.js';
 
 export interface Http1UpstreamEvents {
   /** A 1xx (other than 101) arrived before the final response. */

@@ -14,8 +14,7 @@ import type { HcmConfig } from '../config/types.js';
 import { decideRequest as hcmDecideRequest } from '../hcm/index.js';
 import type { DecideRequest } from '../hcm/index.js';
 import type { CoarseTimer, DownstreamConnection } from '../listener/index.js';
-import { Http1Pool } from '../upstream/http1-pool.js';
-import type { ClusterManager } from '../upstream/index.js';
+import { Http1Pool, type ClusterManager } from '../upstream/index.js';
 import { Http2SessionPool } from './http2-session-pool.js';
 import { proxyHttp2Stream, type StreamContext } from './http2-stream-proxy.js';
 

@@ -13,7 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { ProxyError } from '../errors.js';
 import type { CoarseClock, CoarseTimer } from '../listener/index.js';
 import { coarseClock } from '../listener/index.js';
-import type { ClusterManager, UpstreamTarget } from '../upstream/types.js';
+import type { ClusterManager, UpstreamTarget } from '../upstream/index.js';
 
 export interface Http2SessionPoolOptions {
   /** Streams per session even when the peer allows more (default 100: RFC 9113 §6.5.2's recommended minimum). */

@@ -12,13 +12,12 @@ import { isFlowObserved } from '../flow/index.js';
 import type { FlowVerdict, HttpFlowRecord } from '../flow/index.js';
 import { LOCAL_REPLY_BODY, mapLocalReply } from '../hcm/index.js';
 import { ProxyError } from '../errors.js';
-import { hostOfAuthority } from '../upstream/index.js';
+import { hostOfAuthority, type Http1Pool } from '../upstream/index.js';
 import type { DecideRequest, HeaderList, HttpRequestHead, RequestDecision } from '../hcm/index.js';
 import type { CoarseTimer, DownstreamConnection } from '../listener/index.js';
 import { applyServerHeader, downstreamHeaders, grpcStatusOf, http1RequestFields, http1TrailerFields, http2Fields, upstreamRequestHeaders } from './http2-headers.js';
 import { Http1UpstreamExchange } from './http1-upstream.js';
 import type { Http1UpstreamRequestHead } from './http1-upstream.js';
-import type { Http1Pool } from '../upstream/http1-pool.js';
 import type { Http2SessionPool } from './http2-session-pool.js';
 import { canRespond, sendLocalReply } from './local-reply.js';
 
@@ -242,7 +241,7 @@ export function proxyHttp2Stream(
   });
 
   if (upstreamProtocol === 'http1') {
-    forwardToHttp1();
+    forwardToHttp1(decision);
     return;
   }
 
@@ -289,7 +288,7 @@ export function proxyHttp2Stream(
   openUpstream();
 
   /** HTTP/2 downstream → HTTP/1.1 upstream (the cluster's protocol is HTTP/1.1). */
-  function forwardToHttp1(): void {
+  function forwardToHttp1(forward: Extract<RequestDecision, { kind: 'forward' }>): void {
     const clientLength = head.headers.find(([n]) => n === 'content-length')?.[1];
     const framing: Http1UpstreamRequestHead['framing'] = !requestHasBody
       ? { kind: 'none' }
@@ -303,8 +302,8 @@ export function proxyHttp2Stream(
       target,
       {
         method,
-        path: decision.kind === 'forward' ? decision.path : head.target,
-        authority: decision.kind === 'forward' ? decision.authority : authority,
+        path: forward.path,
+        authority: forward.authority,
         headers: http1RequestFields(head.headers, forwardingOptions),
         framing,
       },
@@ -364,7 +363,7 @@ export function proxyHttp2Stream(
         },
         onFailure(why, err, responseStarted) {
           if (down.closed || down.destroyed) return;
-          conn.logger?.debug({ err, cluster: decision.kind === 'forward' ? decision.cluster : '' }, `HTTP/1.1 upstream failed: ${why}`);
+          conn.logger?.debug({ err, cluster: forward.cluster }, `HTTP/1.1 upstream failed: ${why}`);
           if (!responseStarted && canRespond(down)) {
             if (why === 'connect_failed') localReply(503, LOCAL_REPLY_BODY.upstreamConnectFailure, 'upstream_connect_failed', 'ERROR', false);
             else if (why === 'bad_response') localReply(502, '', 'upstream_bad_response', 'ERROR', false);
