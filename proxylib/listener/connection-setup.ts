@@ -5,6 +5,8 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ConnectionFacts, FilterChainConfig } from '../config/types.js';
+// Envoy's listener_filters_timeout default, as the config compiler applies it.
+import { DEFAULT_LISTENER_FILTERS_TIMEOUT_MS } from '../config/index.js';
 import type { ConfigView } from '../config-store/types.js';
 import type { FlowPeer, TcpFlowRecord } from '../flow/index.js';
 import { isFlowObserved, publishFlow } from '../flow/index.js';
@@ -16,9 +18,6 @@ import { runTcpProxy } from './tcp-proxy.js';
 import { CLIENT_HELLO_PEEK_LIMIT, inspectClientHello } from './tls-inspector.js';
 import type { DownstreamTlsTerminator } from './tls-termination.js';
 import type { CoarseClock, DownstreamConnection, ProxyLogger, SocketEndpoint } from './types.js';
-
-/** Envoy's listener_filters_timeout default. */
-export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 
 /** What the listener manager tracks of one accepted connection, for draining and shutdown. */
 export interface ConnectionEntry {
@@ -49,7 +48,7 @@ export interface SetupEnvironment {
 }
 
 /** `::ffff:10.0.0.1` (a v4 peer on a dual-stack socket) → `10.0.0.1`, so matchers see one form. */
-export function normalizeIp(ip: string | undefined): string {
+function normalizeIp(ip: string | undefined): string {
   if (!ip) return '';
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }

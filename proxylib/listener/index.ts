@@ -11,6 +11,5 @@ export type {
   SocketEndpoint,
 } from './types.js';
 export { coarseClock, createCoarseClock } from './coarse-clock.js';
-export { ListenerManager, DEFAULT_DRAIN_TIMEOUT_MS, type BindFailure } from './listener-manager.js';
-export { DEFAULT_LISTENER_FILTERS_TIMEOUT_MS, normalizeIp } from './connection-setup.js';
+export { ListenerManager, type BindFailure } from './listener-manager.js';
 export { detectH2Preface } from './peek.js';

@@ -17,7 +17,7 @@ import { DownstreamTlsTerminator } from './tls-termination.js';
 import type { BoundListener, CoarseClock, ListenerManagerDeps, ProxyLogger, SocketEndpoint } from './types.js';
 
 /** Envoy's --drain-time-s is 600 s for the whole server; per-listener drains here default to 5 s. */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 
 interface BoundAddress {
   key: string;

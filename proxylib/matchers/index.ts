@@ -2,7 +2,7 @@
 // RBAC filters, route matching and filter chain selection of meshd's built-in proxy. Each compile
 // function takes the proto message and its field path and returns Compiled<predicate>: problems
 // carry paths below the given one, so the xDS client can NACK with exact field paths.
-export { compileStringMatcher, compileRegexMatcher, compileFullMatchRegex, requiredPrefixOf, asciiLower, utf8Bytes, NOT_IMPLEMENTED } from './string-matcher.js';
+export { compileStringMatcher, compileRegexMatcher, compileFullMatchRegex, asciiLower, NOT_IMPLEMENTED } from './string-matcher.js';
 export type { StringPredicate, MatchInput } from './string-matcher.js';
 export { compileHeaderMatcher, compileHeaderMatcherWithName, parseInt64 } from './header-matcher.js';
 export type { HeaderLookup, HeaderPredicate, CompiledHeaderMatcher } from './header-matcher.js';

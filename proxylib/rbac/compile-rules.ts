@@ -85,7 +85,7 @@ export function compileRules(rules: envoy.RBAC, path: string): Compiled<Compiled
 }
 
 /** Byte-wise order of the names' UTF-8 encodings, as std::string's operator< orders them. */
-export function compareBytes(a: string, b: string): number {
+function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
