@@ -11,11 +11,15 @@ import type { TransportSocket } from '../generated/envoy/config/core/v3/base_pb.
 import type { HttpConnectionManager } from '../generated/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import type { TcpProxy } from '../generated/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js';
 import type { CommonTlsContext, DownstreamTlsContext, UpstreamTlsContext } from '../generated/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
+import type { KafkaPolicy } from '../generated/meshd/filters/kafka/v1/kafka_pb.js';
+import type { DnsPolicy } from '../generated/meshd/filters/dns/v1/dns_pb.js';
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const DOWNSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 const UPSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+const KAFKA_POLICY = 'meshd.filters.kafka.v1.KafkaPolicy';
+const DNS_POLICY = 'meshd.filters.dns.v1.DnsPolicy';
 
 /** Names referred to, each with a description of where, for problem messages. */
 export interface References {
@@ -31,7 +35,7 @@ export function emptyReferences(): References {
   return { routes: [], clusters: [], endpoints: [], secrets: [], problems: [] };
 }
 
-/** Any packs typed configs; only the types we look inside are decoded. Unknown types (cilium.*, meshd.*) are skipped. */
+/** Any packs typed configs; only the types we look inside are decoded. Unknown types (cilium.*) are skipped. */
 function unpackIf<T>(any: Any | undefined, typeName: string, from: string, refs: References): T | undefined {
   if (!any || !any.typeUrl.endsWith(`/${typeName}`)) return undefined;
   try {
@@ -54,9 +58,14 @@ export function collectListenerReferences(listener: Listener, refs: References):
       if (hcm) collectHcmReferences(hcm, from, refs);
       const tcp = unpackIf<TcpProxy>(typed, TCP_PROXY, from, refs);
       if (tcp) collectTcpProxyReferences(tcp, from, refs);
+      collectMeshdUpstreamReferences(typed, from, refs);
     });
     collectTransportSocketReferences(chain.transportSocket, `${where}.transport_socket`, refs);
   }
+  // meshd's UDP DNS filter is a listener filter (xds/resources/listener.ts).
+  listener.listenerFilters.forEach((filter, i) => {
+    if (filter.configType.case === 'typedConfig') collectMeshdUpstreamReferences(filter.configType.value, `${at} listener_filters[${i}]`, refs);
+  });
   // gRPC clients' listeners carry the HCM in api_listener (research/xds.md §2.2).
   const api = unpackIf<HttpConnectionManager>(listener.apiListener?.apiListener, HCM, `${at} api_listener`, refs);
   if (api) collectHcmReferences(api, `${at} api_listener`, refs);
@@ -65,6 +74,12 @@ export function collectListenerReferences(listener: Listener, refs: References):
 function collectHcmReferences(hcm: HttpConnectionManager, from: string, refs: References): void {
   if (hcm.routeSpecifier.case === 'rds') refs.routes.push({ name: hcm.routeSpecifier.value.routeConfigName, from });
   else if (hcm.routeSpecifier.case === 'routeConfig') collectRouteConfigReferences(hcm.routeSpecifier.value, refs, `${from} inline route_config`);
+}
+
+/** meshd's Kafka and DNS filters forward what they allow to an upstream cluster of the snapshot. */
+function collectMeshdUpstreamReferences(typed: Any | undefined, from: string, refs: References): void {
+  const policy = unpackIf<KafkaPolicy>(typed, KAFKA_POLICY, from, refs) ?? unpackIf<DnsPolicy>(typed, DNS_POLICY, from, refs);
+  if (policy?.upstream) refs.clusters.push({ name: policy.upstream.cluster, from: `${from} upstream` });
 }
 
 function collectTcpProxyReferences(tcp: TcpProxy, from: string, refs: References): void {

@@ -12,7 +12,7 @@ export interface XdsResource {
 }
 
 /** A content hash: stable across restarts, so a reconnecting client's versions still compare equal. */
-export function contentVersion(bytes: Uint8Array): string {
+function contentVersion(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
 }
 

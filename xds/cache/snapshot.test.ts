@@ -2,7 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Snapshot } from './snapshot.js';
 import { makeResource } from './resource.js';
-import { TYPE_URL } from '../codec/index.js';
+import { create } from '@bufbuild/protobuf';
+import { TYPE_URL, packAny } from '../codec/index.js';
+import { ListenerSchema } from '../generated/envoy/config/listener/v3/listener_pb.js';
+import { KafkaPolicySchema } from '../generated/meshd/filters/kafka/v1/kafka_pb.js';
+import { DnsPolicySchema } from '../generated/meshd/filters/dns/v1/dns_pb.js';
 import { FakeCluster, FakeEndpoints, FakeListener, FakeRoute, fakeSecret, fakeService, mergeServices } from '../../test/xds/fixtures.js';
 
 describe('Snapshot', () => {
@@ -40,6 +44,22 @@ describe('Snapshot', () => {
     assert.deepEqual(s.consistencyProblems(), ['route configuration "r" virtual host "r-vh" routes to cluster "nowhere", which the snapshot does not have']);
     const t = Snapshot.fromMessages({ listeners: [new FakeListener('grpc').asApiListener('absent').build()] });
     assert.match(t.consistencyProblems()[0]!, /api_listener refers to route configuration "absent"/);
+  });
+
+  test('the upstream clusters of meshd\'s Kafka filter and UDP DNS listener filter must be in the snapshot', () => {
+    const kafka = packAny(KafkaPolicySchema, create(KafkaPolicySchema, { upstream: { cluster: 'kafka-upstream' } }));
+    const dns = packAny(DnsPolicySchema, create(DnsPolicySchema, { upstream: { cluster: 'dns-upstream' } }));
+    const listener = create(ListenerSchema, {
+      name: 'meshd',
+      filterChains: [{ filters: [{ name: 'meshd.filters.kafka', configType: { case: 'typedConfig', value: kafka } }] }],
+      listenerFilters: [{ name: 'meshd.filters.dns', configType: { case: 'typedConfig', value: dns } }],
+    });
+    assert.deepEqual(Snapshot.fromMessages({ listeners: [listener] }).consistencyProblems(), [
+      'listener "meshd" filter_chains[0].filters[0] upstream routes to cluster "kafka-upstream", which the snapshot does not have',
+      'listener "meshd" listener_filters[0] upstream routes to cluster "dns-upstream", which the snapshot does not have',
+    ]);
+    const withClusters = Snapshot.fromMessages({ listeners: [listener], clusters: [new FakeCluster('kafka-upstream').static().build(), new FakeCluster('dns-upstream').static().build()] });
+    assert.deepEqual(withClusters.consistencyProblems(), []);
   });
 
   test('secrets referenced by TLS transport sockets that are present make the snapshot consistent', () => {

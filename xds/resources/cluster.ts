@@ -57,7 +57,7 @@ export function validateCluster(cluster: Cluster): ResourceProblem[] {
 }
 
 /** SDS secret names the cluster's transport socket refers to. */
-export function secretNamesOfCluster(cluster: Cluster, p?: ProblemList): string[] {
+function secretNamesOfCluster(cluster: Cluster, p?: ProblemList): string[] {
   const socket = cluster.transportSocket;
   if (!socket) return [];
   if (socket.configType.case !== 'typedConfig') {

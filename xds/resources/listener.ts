@@ -342,45 +342,6 @@ function checkHcm(p: ProblemList, path: string, hcm: HttpConnectionManager): voi
   });
 }
 
-/** The RDS names, clusters and SDS secrets a listener refers to (for the snapshot's cross-checks). */
-export function referencesOfListener(listener: Listener): { routes: string[]; clusters: string[]; secrets: string[] } {
-  const routes: string[] = [];
-  const clusters: string[] = [];
-  const secrets: string[] = [];
-  const quiet = new ProblemList();
-  for (const chain of listener.filterChains) {
-    const socket = chain.transportSocket;
-    if (socket?.configType.case === 'typedConfig') {
-      const ctx = quiet.typedConfig('', socket.configType.value, DownstreamTlsContextSchema);
-      if (ctx) secrets.push(...sdsNamesOf(undefined, '', ctx.commonTlsContext));
-    }
-    for (const f of chain.filters) {
-      if (f.configType.case !== 'typedConfig') continue;
-      const any = f.configType.value;
-      if (any.typeUrl.endsWith(HttpConnectionManagerSchema.typeName)) {
-        const hcm = quiet.typedConfig('', any, HttpConnectionManagerSchema);
-        if (hcm?.routeSpecifier.case === 'rds') routes.push(hcm.routeSpecifier.value.routeConfigName);
-      } else if (any.typeUrl.endsWith(TcpProxySchema.typeName)) {
-        const tcp = quiet.typedConfig('', any, TcpProxySchema);
-        if (tcp?.clusterSpecifier.case === 'cluster') clusters.push(tcp.clusterSpecifier.value);
-      } else if (any.typeUrl.endsWith(KafkaPolicySchema.typeName)) {
-        const kafka = quiet.typedConfig('', any, KafkaPolicySchema);
-        if (kafka?.upstream) clusters.push(kafka.upstream.cluster);
-      } else if (any.typeUrl.endsWith(DnsPolicySchema.typeName)) {
-        const dns = quiet.typedConfig('', any, DnsPolicySchema);
-        if (dns?.upstream) clusters.push(dns.upstream.cluster);
-      }
-    }
-  }
-  for (const f of listener.listenerFilters) {
-    if (f.configType.case === 'typedConfig' && f.configType.value.typeUrl.endsWith(DnsPolicySchema.typeName)) {
-      const dns = quiet.typedConfig('', f.configType.value, DnsPolicySchema);
-      if (dns?.upstream) clusters.push(dns.upstream.cluster);
-    }
-  }
-  return { routes: [...new Set(routes)].sort(), clusters: [...new Set(clusters)].sort(), secrets: [...new Set(secrets)].sort() };
-}
-
 /** Type names of meshd's own configs anywhere in the listener (an Envoy node must get none). */
 export function meshdTypesInListener(listener: Listener): string[] {
   const found = new Set<string>();

@@ -50,9 +50,4 @@ export function validateRouteConfiguration(route: RouteConfiguration): ResourceP
   return p.items;
 }
 
-/** Clusters the route configuration sends to. */
-export function clusterNamesOfRoute(route: RouteConfiguration): string[] {
-  return route.virtualHosts.flatMap((vh) => vh.routes.flatMap((r) => (r.action.case === 'route' && r.action.value.clusterSpecifier.case === 'cluster' ? [r.action.value.clusterSpecifier.value] : [])));
-}
-
 export { RouteConfigurationSchema };

@@ -4,8 +4,6 @@ export { XdsServer } from './xds-server.js';
 export type { XdsServerOptions } from './xds-server.js';
 export type { XdsServerCallbacks, XdsServerMetrics, StreamInfo, ResponseSummary } from './callbacks.js';
 export { SERVED_SERVICES, grpcDefinitionOf, methodPath } from './ads.js';
-export { DEFAULT_MAX_RESPONSE_BYTES } from './encode-response.js';
-export { typeRank, compareTypeUrls } from './order.js';
 export type { XdsLogger } from '../cache/index.js';
 // The wire messages of the discovery services, for clients and tests that speak the protocol.
 export {

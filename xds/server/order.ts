@@ -13,7 +13,7 @@ const RANK: Readonly<Record<string, number>> = {
 };
 const OTHER_RANK = 3;
 
-export function typeRank(typeUrl: string): number {
+function typeRank(typeUrl: string): number {
   return RANK[typeUrl] ?? OTHER_RANK;
 }
 

@@ -9,7 +9,7 @@ import { parseSnapshotText, type SnapshotFileContents } from './parse-snapshot-t
  * Far above any real snapshot (10,000 endpoints are ~2 MB of YAML), but a bound: the whole file is
  * held as text, then as a YAML tree, then as messages.
  */
-export const MAX_SNAPSHOT_FILE_BYTES = 256 * 1024 * 1024;
+const MAX_SNAPSHOT_FILE_BYTES = 256 * 1024 * 1024;
 
 export interface LoadedSnapshotFile {
   snapshot: Snapshot;

@@ -66,6 +66,7 @@ test('a changed file replaces the snapshot; an invalid change is logged and the 
       await waitFor('the rejection', () => rejected.length === 1);
       assert.ok(rejected[0] instanceof XdsSnapshotFileError);
       assert.equal(endpointPortsOf(cache), second, 'the previous snapshot stays');
+      assert.equal(applied, 1, 'an invalid change is not applied');
       const error = logged.find((l) => l.level === 'error');
       assert.match(JSON.stringify(error?.o), /snapshot\.yaml:\d+:\d+  MESHD_ERR_XDS_UNKNOWN_FIELD  clusters\[0\]\.bogus/);
 

@@ -4,7 +4,7 @@
 // previous snapshot stays in the cache, so a typo never takes configuration away from the proxies.
 import { watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { XdsSnapshotError, type SnapshotCache } from '../cache/index.js';
+import { DEFAULT_NODE_ID, XdsSnapshotError, type SnapshotCache } from '../cache/index.js';
 import { describeSnapshotFileProblems, XdsSnapshotFileError } from './errors.js';
 import { buildSnapshotFromText, fileLevelError, loadSnapshotFile, readSnapshotText, type LoadedSnapshotFile } from './load-snapshot-file.js';
 
@@ -40,8 +40,11 @@ const DEFAULT_POLL_INTERVAL_MS = 2000;
 
 export class SnapshotFileWatcher {
   private currentLoaded: LoadedSnapshotFile;
-  /** The text of the last reload attempt, applied or not: the same bytes again change nothing. */
-  private lastText: string;
+  /**
+   * The text of the last reload attempt, applied or not: the same bytes again change nothing.
+   * Null after a failed read, so a file that stays unreadable is reported once, not once per poll.
+   */
+  private lastText: string | null;
   private dirWatcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
@@ -55,14 +58,14 @@ export class SnapshotFileWatcher {
   ) {
     this.currentLoaded = loaded;
     this.lastText = loaded.text;
-    this.nodeId = opts.nodeId ?? '*';
+    this.nodeId = opts.nodeId ?? DEFAULT_NODE_ID;
   }
 
   /** Loads the file into the cache and starts watching; throws XdsSnapshotFileError if it does not load. */
   static async start(opts: SnapshotFileWatcherOptions): Promise<SnapshotFileWatcher> {
     const loaded = await loadSnapshotFile(opts.file);
     try {
-      opts.cache.setSnapshot(opts.nodeId ?? '*', loaded.snapshot);
+      opts.cache.setSnapshot(opts.nodeId ?? DEFAULT_NODE_ID, loaded.snapshot);
     } catch (err) {
       // The loader checks what the cache checks; should they ever differ, still name the file.
       if (err instanceof XdsSnapshotError) throw fileLevelError(opts.file, err.code, err.problems);
@@ -128,8 +131,8 @@ export class SnapshotFileWatcher {
     try {
       text = await readSnapshotText(file);
     } catch (err) {
-      if (this.lastText === '\0unreadable') return; // already reported
-      this.lastText = '\0unreadable';
+      if (this.lastText === null) return; // already reported
+      this.lastText = null;
       this.reject(err as Error);
       return;
     }

@@ -1,7 +1,5 @@
 // Resolved policy → Envoy (or built-in proxy) resources for one node: a pure, deterministic function.
-export { translateNode, checkTranslation } from './translate.js';
-export { redirectKeysOf, redirectKeyString } from './redirects.js';
-export { IpCacheIndex } from './ip-sets.js';
+export { translateNode } from './translate.js';
 export type { IpCacheEntry } from './ip-sets.js';
 export { XdsTranslateError, XDS_TRANSLATE_ERROR_CODES } from './errors.js';
 export type { XdsTranslateErrorCode } from './errors.js';

@@ -3,7 +3,9 @@
 // is in S" is exactly: inside some prefix p of S, and not inside a longer prefix inside p that
 // belongs to an identity outside S. For pod /32s that is just the list of addresses; for CIDR and
 // world identities it carves out the more specific prefixes of other identities.
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { parseCidr, parseIp, prefixContains } from '../../policy/index.js';
+import type { Prefix as CidrPrefix } from '../../policy/index.js';
 import type { IpSetPlan, PrefixPlan } from '../resources/index.js';
 import { XdsTranslateError } from './errors.js';
 
@@ -14,21 +16,19 @@ export interface IpCacheEntry {
 }
 
 interface Prefix extends PrefixPlan {
-  family: 4 | 6;
+  cidr: CidrPrefix;
   identity: number;
-  text: string;
 }
 
 export class IpCacheIndex {
   readonly #prefixes: Prefix[];
-  readonly #blocks = new Map<string, BlockList>();
   readonly #memo = new Map<string, IpSetPlan>();
 
   constructor(entries: Iterable<IpCacheEntry>, world: { ipv4: number; ipv6: number }) {
     const byText = new Map<string, Prefix>();
     for (const e of entries) {
       const prefix = parsePrefix(e.prefix, e.identity);
-      byText.set(prefix.text, prefix);
+      byText.set(prefix.cidr.canonical, prefix);
     }
     // Addresses no prefix holds are world's: make that an explicit /0 unless the view has one.
     if (!byText.has('0.0.0.0/0')) byText.set('0.0.0.0/0', parsePrefix('0.0.0.0/0', world.ipv4));
@@ -56,14 +56,7 @@ export class IpCacheIndex {
   }
 
   #strictlyInside(q: Prefix, p: Prefix): boolean {
-    if (q.family !== p.family || q.length <= p.length) return false;
-    let block = this.#blocks.get(p.text);
-    if (!block) {
-      block = new BlockList();
-      block.addSubnet(p.address, p.length, p.family === 4 ? 'ipv4' : 'ipv6');
-      this.#blocks.set(p.text, block);
-    }
-    return block.check(q.address, q.family === 4 ? 'ipv4' : 'ipv6');
+    return q.length > p.length && prefixContains(p.cidr, q.cidr);
   }
 }
 
@@ -71,15 +64,12 @@ function orOf(items: IpSetPlan[]): IpSetPlan {
   return items.length === 1 ? items[0]! : { kind: 'or', items };
 }
 
-export function parsePrefix(text: string, identity: number): Prefix {
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const family = isIP(address);
-  if (family === 0) throw new XdsTranslateError('MESHD_ERR_XDS_TRANSLATE_INPUT', `ipcache prefix "${text}" has no valid address`);
-  const max = family === 4 ? 32 : 128;
-  const length = slash < 0 ? max : Number(text.slice(slash + 1));
-  if (!Number.isInteger(length) || length < 0 || length > max) throw new XdsTranslateError('MESHD_ERR_XDS_TRANSLATE_INPUT', `ipcache prefix "${text}" has a bad length`);
-  return { address, length, family: family as 4 | 6, identity, text: `${address}/${length}` };
+/** An ipcache key: a CIDR, or a bare address as its host prefix (host bits past the length are cleared). */
+function parsePrefix(text: string, identity: number): Prefix {
+  const parsed = text.includes('/') ? parseCidr(text) : parseIp(text);
+  if (!parsed.ok) throw new XdsTranslateError('MESHD_ERR_XDS_TRANSLATE_INPUT', `ipcache prefix "${text}": ${parsed.error}`);
+  const cidr = parsed.prefix;
+  return { address: cidr.canonical.slice(0, cidr.canonical.lastIndexOf('/')), length: cidr.length, cidr, identity };
 }
 
 /** An endpoint address as a host prefix. */
@@ -90,5 +80,5 @@ export function hostPrefix(ip: string): PrefixPlan {
 }
 
 function comparePrefixes(a: Prefix, b: Prefix): number {
-  return a.family - b.family || a.length - b.length || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
+  return a.cidr.family - b.cidr.family || a.length - b.length || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
 }

@@ -46,7 +46,7 @@ function translateYaml(yaml: string, endpoints: EndpointSpec[], opts: NodeOption
   for (const e of repo.listEndpoints()) {
     const { id } = allocator.allocate(e.identityLabels);
     cache.addIdentity(id, e.identityLabels);
-    ipcache.push({ prefix: `${e.ips[0]}/32`, identity: id });
+    if (e.ips[0] !== undefined) ipcache.push({ prefix: `${e.ips[0]}/32`, identity: id });
   }
   for (const extra of opts.extraIpcache ?? []) {
     const labels = LabelSet.parse(extra.labels);
@@ -460,6 +460,16 @@ test('a redirect without an allocated proxy port is reported, not guessed', () =
   const t = translateYaml(ingressHttp('        - {method: GET}'), [WEB, CLIENT], { noPorts: true });
   assert.deepEqual(t.listeners, []);
   assert.deepEqual(t.skipped.map((s) => `${s.key.endpoint} ${s.key.direction} ${s.key.portStart} ${s.key.l7}`), ['default/web ingress 80 http']);
+});
+
+test('an endpoint without an address is skipped and leaves no route or cluster behind', () => {
+  const t = translateYaml(ingressHttp('        - {method: GET}'), [{ ...WEB, ips: [] }, CLIENT]);
+  assert.deepEqual(t.skipped.map((s) => `${s.key.endpoint} ${s.key.direction} ${s.key.portStart}: ${s.reason}`), [
+    'default/web ingress 80: endpoint default/web has no address, so no filter chain can select its traffic',
+  ]);
+  assert.deepEqual(t.listeners, []);
+  assert.deepEqual(t.routes, [], 'a route nothing refers to is an inconsistent snapshot');
+  assert.deepEqual(t.clusters, []);
 });
 
 test('a malformed ipcache prefix is an input error with its code', () => {

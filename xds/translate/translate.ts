@@ -10,19 +10,16 @@
 //     false); otherwise its HTTP rules. RBAC ORs policies, which is lookupFlow's "any entry allows".
 // See docs/adr/0004-xds-translation.md for the decisions and what does not map.
 import { isIP } from 'node:net';
-import { parseKafkaApiKeyArg, policyDisplayName } from '../../policy/index.js';
+import { parseKafkaApiKeyArg, policyDisplayName, worldIdentityOf } from '../../policy/index.js';
 import type { DirectionPolicy, EndpointPolicy, HttpRule, PolicyEntry, TlsContext } from '../../policy/index.js';
 import {
   buildCluster,
   buildListener,
   buildRouteConfiguration,
   buildSecret,
-  clusterNamesOfRoute,
   envoyServerNames,
   formatProblems,
   meshdTypesInListener,
-  referencesOfListener,
-  secretNamesOfCluster,
   validateCluster,
   validateListener,
   validateRouteConfiguration,
@@ -49,6 +46,7 @@ import type {
   UpstreamTlsPlan,
   DownstreamTlsPlan,
 } from '../resources/index.js';
+import { findConsistencyProblems } from '../cache/index.js';
 import { XdsTranslateError } from './errors.js';
 import { hostPrefix, IpCacheIndex } from './ip-sets.js';
 import type { RedirectKey, RedirectOutcome, Skipped, Translation, TranslationInput } from './input.js';
@@ -71,7 +69,7 @@ export function translateNode(input: TranslationInput): Translation {
   const options = input.options ?? {};
   const ctx: Context = {
     input,
-    ipcache: new IpCacheIndex(input.ipcache, options.worldIdentity ?? { ipv4: 9, ipv6: 10 }),
+    ipcache: new IpCacheIndex(input.ipcache, options.worldIdentity ?? { ipv4: worldIdentityOf(4).id, ipv6: worldIdentityOf(6).id }),
     identities: new Map(),
     clusters: new Map(),
     routes: new Map(),
@@ -156,29 +154,29 @@ export function translateNode(input: TranslationInput): Translation {
   return translation;
 }
 
-/** Every resource's own validation plus the cross-references a snapshot needs. */
-export function checkTranslation(t: Translation): string[] {
+/**
+ * Every resource's own validation plus the snapshot consistency the cache checks on setSnapshot
+ * (xds/cache/consistency.ts), so a translation that the cache would refuse never leaves here.
+ */
+function checkTranslation(t: Translation): string[] {
   const problems: string[] = [];
-  const routeNames = new Set(t.routes.map((r) => r.name));
-  const clusterNames = new Set(t.clusters.map((c) => c.name));
-  const secretNames = new Set(t.secrets.map((s) => s.name));
   for (const l of t.listeners) {
     problems.push(...formatProblems(`Listener ${l.name}`, validateListener(l)));
-    const refs = referencesOfListener(l);
-    for (const r of refs.routes) if (!routeNames.has(r)) problems.push(`Listener ${l.name}: RouteConfiguration "${r}" is not in the translation`);
-    for (const c of refs.clusters) if (!clusterNames.has(c)) problems.push(`Listener ${l.name}: Cluster "${c}" is not in the translation`);
-    for (const s of refs.secrets) if (!secretNames.has(s)) problems.push(`Listener ${l.name}: Secret "${s}" is not in the translation`);
     if (t.target === 'envoy') for (const type of meshdTypesInListener(l)) problems.push(`Listener ${l.name}: carries ${type}, which an Envoy node must never receive`);
   }
-  for (const r of t.routes) {
-    problems.push(...formatProblems(`RouteConfiguration ${r.name}`, validateRouteConfiguration(r)));
-    for (const c of clusterNamesOfRoute(r)) if (!clusterNames.has(c)) problems.push(`RouteConfiguration ${r.name}: Cluster "${c}" is not in the translation`);
-  }
-  for (const c of t.clusters) {
-    problems.push(...formatProblems(`Cluster ${c.name}`, validateCluster(c)));
-    for (const s of secretNamesOfCluster(c)) if (!secretNames.has(s)) problems.push(`Cluster ${c.name}: Secret "${s}" is not in the translation`);
-  }
+  for (const r of t.routes) problems.push(...formatProblems(`RouteConfiguration ${r.name}`, validateRouteConfiguration(r)));
+  for (const c of t.clusters) problems.push(...formatProblems(`Cluster ${c.name}`, validateCluster(c)));
   for (const s of t.secrets) problems.push(...formatProblems(`Secret ${s.name}`, validateSecret(s)));
+  problems.push(
+    ...findConsistencyProblems({
+      listeners: t.listeners,
+      routes: t.routes,
+      clusters: t.clusters,
+      endpointNames: new Set(t.endpoints.map((e) => e.clusterName)),
+      secretNames: new Set(t.secrets.map((s) => s.name)),
+      decodeProblems: [],
+    }),
+  );
   return problems;
 }
 
@@ -190,6 +188,11 @@ interface Labeled {
 }
 
 function translateRedirect(ctx: Context, ep: EndpointPolicy, key: RedirectKey): { chains: FilterChainPlan[]; udp: DnsPolicyPlan[] } | { skip: string } {
+  // Checked before anything is added to ctx: a skipped redirect must leave no route, cluster or
+  // secret behind, since nothing would refer to them. A UDP DNS filter selects by its own endpoint
+  // list, not by a filter chain.
+  const ips = ep.endpoint.ips.map(hostPrefix);
+  if (ips.length === 0 && !(key.l7 === 'dns' && key.protocol === 'UDP')) return { skip: `endpoint ${key.endpoint} has no address, so no filter chain can select its traffic` };
   const direction = ep[key.direction];
   const entries = labeled(relevantEntries(direction, key));
   const allows = entries.filter((e) => !e.entry.isDeny);
@@ -239,14 +242,12 @@ function translateRedirect(ctx: Context, ep: EndpointPolicy, key: RedirectKey): 
     }
   }
 
-  const ips = ep.endpoint.ips.map(hostPrefix);
   const base: FilterChainMatchPlan = {
     ...(key.portStart === key.portEnd ? { destinationPort: key.portStart } : {}),
     destinationPrefixes: key.direction === 'ingress' ? ips : [],
     sourcePrefixes: key.direction === 'egress' ? ips : [],
     serverNames: [],
   };
-  if (ips.length === 0) return { skip: `endpoint ${key.endpoint} has no address, so no filter chain can select its traffic` };
   const chains: FilterChainPlan[] = [];
   const terminating = allows.filter((e) => e.entry.terminatingTLS);
   const sniOnly = allows.filter((e) => !e.entry.terminatingTLS && e.entry.serverNames.length > 0);
