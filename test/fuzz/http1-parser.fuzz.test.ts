@@ -24,7 +24,6 @@ import {
   DEFAULT_HTTP1_LIMITS,
   RequestParser,
   ResponseParser,
-  SMUGGLING_CORPUS,
   isValidHeaderName,
   isValidHeaderValue,
   normalizeRequestPath,
@@ -33,6 +32,7 @@ import {
   type Http1RequestHead,
 } from '../../proxylib/index.js';
 import { Prng, parseSeed } from './prng.js';
+import { SMUGGLING_CORPUS } from '../proxy/smuggling-corpus.js';
 
 const SEED = parseSeed(process.env['FUZZ_SEED']) ?? 0x68747470; // "http"
 const ITERATIONS = Number(process.env['FUZZ_ITERATIONS'] ?? 200_000);

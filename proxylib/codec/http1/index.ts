@@ -112,6 +112,3 @@ export {
   lastChunkWithTrailers,
 } from './serialize.js';
 export type { RequestHeadToWrite, ResponseHeadToWrite } from './serialize.js';
-// Test data: the request-smuggling corpus (for the codec's tests and the end-to-end smuggling test).
-export { SMUGGLING_CORPUS } from './smuggling-corpus.js';
-export type { SmugglingCase, SmugglingExpectation } from './smuggling-corpus.js';

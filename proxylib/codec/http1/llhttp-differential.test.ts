@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { DEFAULT_HTTP1_LIMITS, RequestParser, SMUGGLING_CORPUS, type SmugglingCase } from './index.js';
+import { DEFAULT_HTTP1_LIMITS, RequestParser } from './index.js';
+import { SMUGGLING_CORPUS, type SmugglingCase } from '../../../test/proxy/smuggling-corpus.js';
 
 interface Verdict {
   /** Requests that completed (meshd) / were answered 200 by the handler (Node). */

@@ -4,11 +4,10 @@ import {
   DEFAULT_HTTP1_LIMITS,
   Http1ParseError,
   RequestParser,
-  SMUGGLING_CORPUS,
   type Http1Limits,
   type Http1RequestHead,
-  type SmugglingExpectation,
 } from './index.js';
+import { SMUGGLING_CORPUS, type SmugglingExpectation } from '../../../test/proxy/smuggling-corpus.js';
 
 interface Parsed {
   heads: Http1RequestHead[];

@@ -1,9 +1,9 @@
-// Test data (exported for the codec's unit and differential tests and for D-http1's end-to-end
-// smuggling test): raw requests a proxy must reject — or accept exactly as documented — so that
+// Test data for the codec's unit and differential tests and the HTTP/1.1 fuzz seeds (test/, not
+// proxylib: nothing in production reads it): raw requests a proxy must reject — or accept exactly as documented — so that
 // proxy and upstream never disagree on where a request ends. Each case says what meshd's parser
 // does and, where Node's llhttp (non-lenient, as http.createServer runs it) decides differently,
 // why meshd differs on purpose (checked by llhttp-differential.test.ts).
-import type { Http1ErrorReason } from './errors.js';
+import type { Http1ErrorReason } from '../../proxylib/index.js';
 
 export type SmugglingExpectation =
   /** Every request parsed; `targets` in order (the body of each is checked against `bodies` when given). */
