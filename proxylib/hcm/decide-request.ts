@@ -10,7 +10,7 @@
 // Every local reply then goes through the local reply mappers. Synchronous; one small object per
 // request serves as both the RBAC context and the route request.
 import type { HcmConfig, RouteEntry } from '../config/types.js';
-import { normalizeRequestPath } from '../http/index.js';
+import { firstHeaderValue, normalizeRequestPath, pathWithoutQuery } from '../http/index.js';
 import type { RbacContext } from '../rbac/types.js';
 import type { DecideRequest, DownstreamFacts, HeaderList, RequestDecision } from './types.js';
 import { LOCAL_REPLY_BODY, isGrpcContentType, mapLocalReply } from './local-reply.js';
@@ -48,11 +48,7 @@ class RequestView implements RbacContext {
     this.destinationPort = facts.destinationPort;
     this.requestedServerName = facts.serverName;
     this.peerCertificate = facts.peerCertificate;
-    if (path === '') this.urlPath = undefined;
-    else {
-      const q = path.indexOf('?');
-      this.urlPath = q < 0 ? path : path.slice(0, q);
-    }
+    this.urlPath = path === '' ? undefined : pathWithoutQuery(path);
     this.header = (name) => this.lookup(name);
   }
 
@@ -80,11 +76,6 @@ class RequestView implements RbacContext {
     }
     return value;
   }
-}
-
-function headerValue(headers: HeaderList, name: string): string | undefined {
-  for (const [n, v] of headers) if (n === name) return v;
-  return undefined;
 }
 
 function localReply(
@@ -140,7 +131,7 @@ function hasUnderscore(name: string): boolean {
 }
 
 export const decideRequest: DecideRequest = (hcm, routes, head, facts) => {
-  const isGrpc = isGrpcContentType(headerValue(head.headers, 'content-type'));
+  const isGrpc = isGrpcContentType(firstHeaderValue(head.headers, 'content-type'));
   const isConnect = head.method === 'CONNECT';
   const upgrade = isConnect ? 'connect' : head.upgrade;
 
@@ -156,11 +147,8 @@ export const decideRequest: DecideRequest = (hcm, routes, head, facts) => {
 
   let path = '';
   if (!isConnect) {
-    const normalized = normalizeRequestPath(head.target, {
-      normalizePath: hcm.normalizePath,
-      mergeSlashes: hcm.mergeSlashes,
-      escapedSlashes: hcm.escapedSlashes,
-    });
+    // HcmConfig carries the options under the same names: no options object per request.
+    const normalized = normalizeRequestPath(head.target, hcm);
     if (!normalized.ok) {
       // A non-relative target (`*`, empty) is 404 in Envoy, a failed normalization 400.
       const reason = normalized.reason === 'escaped_slash' ? 'escaped_slash' : 'bad_path';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOP_BY_HOP_HEADERS, isHopByHopHeader, isValidHeaderName, isValidHeaderValue, isValidMethod, listTokens } from './index.js';
+import { HOP_BY_HOP_HEADERS, firstHeaderValue, isHopByHopHeader, isValidHeaderName, isValidHeaderValue, isValidMethod, listTokens } from './index.js';
 
 test('header names are RFC 9110 tokens', () => {
   for (const ok of ['host', 'X-Request-Id', "!#$%&'*+-.^_`|~09azAZ"]) assert.equal(isValidHeaderName(ok), true, ok);
@@ -30,4 +30,11 @@ test("hop-by-hop headers are Envoy's list, and te: trailers is end-to-end", () =
 
 test('list headers split into trimmed lower-case tokens', () => {
   assert.deepEqual(listTokens(' Keep-Alive , ,Upgrade'), ['keep-alive', 'upgrade']);
+});
+
+test('a header lookup returns the first field of that name, or undefined when there is none', () => {
+  const headers: Array<[string, string]> = [['x-a', '1'], ['content-type', 'application/grpc'], ['x-a', '2']];
+  assert.equal(firstHeaderValue(headers, 'x-a'), '1');
+  assert.equal(firstHeaderValue(headers, 'content-type'), 'application/grpc');
+  assert.equal(firstHeaderValue(headers, 'x-b'), undefined);
 });

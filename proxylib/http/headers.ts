@@ -77,6 +77,12 @@ export function isHopByHopHeader(name: string, value: string): boolean {
   return true;
 }
 
+/** The value of the first field named `name` (lower-case) in a parsed header list, or undefined. */
+export function firstHeaderValue(headers: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
+  for (const [n, v] of headers) if (n === name) return v;
+  return undefined;
+}
+
 /** The comma-separated tokens of a list header (Connection, Transfer-Encoding), trimmed and lower-cased; empty elements dropped. */
 export function listTokens(value: string): string[] {
   const out: string[] = [];

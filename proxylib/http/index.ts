@@ -10,6 +10,7 @@
 //   isValidHeaderName(name), isValidHeaderValue(value), isValidMethod(method) — RFC 9110 token / field-value.
 //   HOP_BY_HOP_HEADERS, isHopByHopHeader(name, value) — Envoy's list (`te: trailers` is kept).
 //   listTokens(value) — comma-separated list header → trimmed lower-case tokens.
+//   firstHeaderValue(headers, name) — the first value of a lower-case name in a HeaderList.
 //   TOKEN_CHAR, FIELD_VALUE_CHAR — byte class tables (Uint8Array(256), 1 = allowed).
 export {
   normalizeRequestPath,
@@ -27,6 +28,7 @@ export {
   HOP_BY_HOP_HEADERS,
   isHopByHopHeader,
   listTokens,
+  firstHeaderValue,
   TOKEN_CHAR,
   FIELD_VALUE_CHAR,
 } from './headers.js';

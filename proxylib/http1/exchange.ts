@@ -1,10 +1,11 @@
 // One request/response exchange of an HTTP/1.1 downstream connection: the HCM decision, then either
 // a local reply or forwarding over a pooled upstream connection, streaming both bodies with
 // backpressure (a full write buffer on one side pauses reading on the other), then the flow record.
-// Upgrades (WebSocket) and CONNECT turn into a byte tunnel once the upstream accepts them.
+// Upgrades (WebSocket) and CONNECT hand over to a byte tunnel (tunnel.ts) once the upstream accepts them.
 import type { HcmConfig } from '../config/types.js';
-import { LAST_CHUNK, lastChunkWithTrailers, type Http1RequestHead, type Http1ResponseHead, type Http1ParseError } from '../codec/index.js';
+import { LAST_CHUNK, lastChunkWithTrailers, type BodyFraming as MessageFraming, type Http1RequestHead, type Http1ResponseHead, type Http1ParseError } from '../codec/index.js';
 import { isFlowObserved, type FlowVerdict } from '../flow/index.js';
+import { firstHeaderValue } from '../http/index.js';
 import { LOCAL_REPLY_BODY, decideRequest, grpcStatusOfHttpStatus, mapLocalReply, type HeaderList, type HttpRequestHead, type RequestDecision } from '../hcm/index.js';
 import type { CoarseTimer } from '../listener/index.js';
 import type { PooledConnection, UpstreamConnectionHandler } from '../upstream/http1-pool.js';
@@ -14,6 +15,7 @@ import { serializeDownstreamResponseHead, serializeLocalReply, serializeUpstream
 import { httpFlowRecord } from './flow-record.js';
 import type { OutputBatch } from './output-batch.js';
 import type { Http1ServerConnection } from './server-connection.js';
+import { Http1Tunnel } from './tunnel.js';
 import { codecOf, type ResponseSink, type UpstreamCodec } from './upstream-codec.js';
 
 /** Bytes of a refused request's body the proxy reads and drops to keep the connection; larger → close. */
@@ -24,13 +26,6 @@ const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
 function isSafeMethod(method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'TRACE';
 }
-
-function headerOf(headers: HeaderList, name: string): string | undefined {
-  for (const [n, v] of headers) if (n === name) return v;
-  return undefined;
-}
-
-type DownstreamFraming = 'none' | 'length' | 'chunked' | 'close';
 
 export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
   // Clock reads only when a flow record will be built (a subscriber that appears mid-request gets latency 0).
@@ -56,7 +51,7 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
   /** Response bytes (of any kind) seen from the upstream: a retry is only safe before the first. */
   private sawResponseBytes = false;
   private isRetried = false;
-  private downstreamFraming: DownstreamFraming = 'none';
+  private downstreamFraming: MessageFraming['kind'] = 'none';
   private responseTrailers: HeaderList | undefined;
   private upstreamKeepAlive = false;
   private status = 0;
@@ -65,7 +60,7 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
   private requestTimer: CoarseTimer | undefined;
   private flowReason: string | undefined;
   private verdict: FlowVerdict = 'FORWARDED';
-  /** Upgrade / CONNECT accepted by the upstream: both sockets now carry raw bytes. */
+  /** Upgrade / CONNECT accepted by the upstream: an Http1Tunnel now carries the bytes. */
   tunneling = false;
   private finished = false;
   /** Downstream writes of one upstream read, written at once. */
@@ -78,7 +73,8 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
   ) {
     this.out = connection.output;
     this.requestHeaders = head.headers;
-    this.requestFraming = head.framing.kind === 'length' ? { kind: 'length', length: head.framing.length } : head.framing.kind === 'chunked' ? { kind: 'chunked' } : { kind: 'none' };
+    // The parser's request framing as is (no copy per request); a request is never close-delimited.
+    this.requestFraming = head.framing.kind === 'close' ? { kind: 'none' } : head.framing;
   }
 
   private get socket() {
@@ -157,7 +153,7 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
       headers: this.requestHeaders,
       framing: this.requestFraming,
       upgrade: upgrade === 'connect' ? undefined : upgrade,
-      upgradeHeader: upgrade === undefined || upgrade === 'connect' ? undefined : headerOf(head.headers, 'upgrade'),
+      upgradeHeader: upgrade === undefined || upgrade === 'connect' ? undefined : firstHeaderValue(head.headers, 'upgrade'),
       forwardedProto: hcm.useRemoteAddress ? conn.scheme : undefined,
       appendForwardedFor: hcm.useRemoteAddress && !hcm.skipXffAppend ? conn.facts.sourceIp : undefined,
       generateRequestId: hcm.generateRequestId ?? true,
@@ -287,10 +283,6 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
   private handleUpstreamData(chunk: Buffer): void {
     this.connection.refreshActivity();
     const conn = this.upstream;
-    if (this.tunneling) {
-      if (!this.socket.write(chunk)) conn?.socket.pause();
-      return;
-    }
     this.sawResponseBytes = true;
     const codec = this.codec!;
     const out = this.out;
@@ -323,13 +315,14 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
     this.connection.pauseForUpstream(false);
   }
 
-  onUpstreamClose(error: Error | undefined): void {
+  /** The downstream socket drained: read the response from the upstream again. */
+  resumeUpstreamReading(): void {
+    this.upstream?.socket.resume();
+  }
+
+  onUpstreamClose(): void {
     const conn = this.upstream;
     this.upstream = undefined;
-    if (this.tunneling) {
-      this.connection.endTunnel(this, error !== undefined);
-      return;
-    }
     if (this.finished || this.responseComplete) return;
     if (this.responseStarted) {
       if (this.codec?.parser.status === 'body') {
@@ -379,12 +372,12 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
     // An upstream answering before the request was fully sent (or a refused upgrade) leaves the
     // downstream byte stream in an unknown place: close after this response.
     if (!this.requestComplete || this.head.upgrade !== undefined || this.head.method === 'CONNECT') connection.closeAfterResponse = true;
-    let framing: DownstreamResponseFraming;
+    let framing: MessageFraming;
     let contentLengthWithoutBody: string | undefined;
     switch (head.framing.kind) {
       case 'none': {
         framing = { kind: 'none' };
-        const cl = headerOf(head.headers, 'content-length');
+        const cl = firstHeaderValue(head.headers, 'content-length');
         const bodyless = head.status < 200 || head.status === 204 || head.status === 304;
         if (cl !== undefined && !bodyless) contentLengthWithoutBody = cl;
         else if (!bodyless && this.head.method !== 'HEAD') contentLengthWithoutBody = '0';
@@ -403,7 +396,7 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
     }
     this.downstreamFraming = framing.kind;
     if (this.decision?.isGrpc) {
-      const gs = headerOf(head.headers, 'grpc-status');
+      const gs = firstHeaderValue(head.headers, 'grpc-status');
       if (gs !== undefined) this.grpcStatus = Number(gs);
     }
     const headText = serializeDownstreamResponseHead({
@@ -432,7 +425,7 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
   onResponseTrailers(trailers: HeaderList): void {
     this.responseTrailers = trailers;
     if (this.decision?.isGrpc) {
-      const gs = headerOf(trailers, 'grpc-status');
+      const gs = firstHeaderValue(trailers, 'grpc-status');
       if (gs !== undefined) this.grpcStatus = Number(gs);
     }
   }
@@ -470,7 +463,7 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
     this.responseStarted = true;
     this.status = head.status;
     this.connection.pool.detach(conn);
-    const upgradeHeader = head.status === 101 ? (headerOf(head.headers, 'upgrade') ?? this.head.upgrade) : undefined;
+    const upgradeHeader = head.status === 101 ? (firstHeaderValue(head.headers, 'upgrade') ?? this.head.upgrade) : undefined;
     const text = serializeDownstreamResponseHead({
       status: head.status,
       headers: head.headers,
@@ -482,29 +475,14 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
       serverHeader: this.hcm.serverHeader ?? 'overwrite',
     });
     this.out.write(text);
-    this.connection.startTunnel(this);
-  }
-
-  /** Downstream bytes of an established tunnel. */
-  writeTunnelUpstream(chunk: Buffer): boolean {
-    const conn = this.upstream;
-    if (conn === undefined) return true;
-    return conn.socket.write(chunk);
-  }
-
-  endTunnelUpstream(): void {
-    this.upstream?.socket.end();
-  }
-
-  resumeUpstreamReading(): void {
-    this.upstream?.socket.resume();
+    // The tunnel owns the upstream connection from here; bytes after the head in this read are
+    // written by handleUpstreamData.
+    this.upstream = undefined;
+    this.connection.startTunnel(new Http1Tunnel(this.connection, conn, this));
   }
 
   /** The tunnel is over (either side closed): record it. */
-  closeTunnel(): void {
-    const conn = this.upstream;
-    this.upstream = undefined;
-    if (conn !== undefined) this.connection.pool.discard(conn);
+  onTunnelClosed(): void {
     this.responseComplete = true;
     this.finish();
   }
@@ -626,5 +604,3 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
     );
   }
 }
-
-type DownstreamResponseFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };

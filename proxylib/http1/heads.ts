@@ -6,28 +6,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
+import type { BodyFraming as MessageFraming } from '../codec/index.js';
 import type { HcmConfig } from '../config/types.js';
 import { grpcLocalReplyHeaders } from '../hcm/index.js';
 import type { HeaderList } from '../hcm/index.js';
+import { HOP_BY_HOP_HEADERS, isHopByHopHeader } from '../http/index.js';
 
-/** Request framing the proxy writes upstream. */
-export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' };
+/** Request framing the proxy writes upstream (a request body never runs to the connection's end). */
+export type BodyFraming = Exclude<MessageFraming, { kind: 'close' }>;
 
 /**
- * Request headers never copied upstream as received: hop-by-hop ones, Host (written first from the
- * decision's authority), the framing headers (rewritten), and Expect (the proxy answers
- * `100 Continue` itself, Envoy's default with proxy_100_continue off).
+ * Request headers never copied upstream as received: hop-by-hop ones (but `te: trailers`), Host
+ * (written first from the decision's authority), Content-Length (the proxy writes its own framing),
+ * and Expect (the proxy answers `100 Continue` itself, Envoy's default with proxy_100_continue off).
  */
-const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-  'expect',
-]);
+const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'host', 'content-length', 'expect']);
 
 export interface UpstreamRequestHeadInput {
   method: string;
@@ -55,10 +48,11 @@ export function serializeUpstreamRequestHead(input: UpstreamRequestHeadInput): s
   let xff: string | undefined;
   let hasRequestId = false;
   for (const [name, value] of input.headers) {
-    if (DROPPED_REQUEST_HEADERS.has(name) && !(name === 'expect' && input.keepExpect)) continue;
-    if (name === 'te') {
-      // `te: trailers` is end-to-end (gRPC); any other TE is hop-by-hop.
-      if (value.trim().toLowerCase() !== 'trailers') continue;
+    if (DROPPED_REQUEST_HEADERS.has(name)) {
+      // Two are dropped only conditionally: `te: trailers` is end-to-end (gRPC needs it), and Expect
+      // goes upstream with proxy_100_continue.
+      const isKept = name === 'te' ? !isHopByHopHeader(name, value) : name === 'expect' && input.keepExpect;
+      if (!isKept) continue;
     } else if (name === 'x-forwarded-proto' && input.forwardedProto !== undefined) continue;
     else if (name === 'x-forwarded-for' && input.appendForwardedFor !== undefined) {
       xff = xff === undefined ? value : `${xff}, ${value}`;
@@ -75,14 +69,18 @@ export function serializeUpstreamRequestHead(input: UpstreamRequestHeadInput): s
   return head + '\r\n';
 }
 
-/** Response headers the proxy never copies downstream as received (it writes its own framing and connection handling). */
-const DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'content-length']);
+/**
+ * Response headers the proxy never copies downstream as received (it writes its own framing and
+ * connection handling): the hop-by-hop ones and Content-Length. TE is a request header; a response
+ * carrying one passes it on unchanged.
+ */
+const DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'content-length'].filter((name) => name !== 'te'));
 
 export interface DownstreamResponseHeadInput {
   status: number;
   headers: HeaderList;
   /** How the proxy frames the body it sends downstream. 'close' = ends with the connection (HTTP/1.0). */
-  framing: { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
+  framing: MessageFraming;
   /** Keep the Content-Length the upstream sent even though no body follows (HEAD, 304). */
   contentLengthWithoutBody: string | undefined;
   connection: 'close' | 'keep-alive' | undefined;

@@ -12,6 +12,7 @@ import type { Http1Pool } from '../upstream/http1-pool.js';
 import { Http1Exchange } from './exchange.js';
 import { serializeLocalReply } from './heads.js';
 import { OutputBatch } from './output-batch.js';
+import type { Http1Tunnel } from './tunnel.js';
 
 /** Why reading from the downstream socket is paused (a bit each; reading resumes when none is left). */
 const PAUSED_PIPELINE = 1;
@@ -41,11 +42,13 @@ export class Http1ServerConnection implements RequestHandler {
   closeAfterResponse = false;
   private isClosed = false;
   private isDraining = false;
-  private tunnel: Http1Exchange | undefined;
+  private tunnel: Http1Tunnel | undefined;
   private headersTimer: CoarseTimer | undefined;
   private streamIdleTimer: CoarseTimer | undefined;
   private idleTimer: CoarseTimer | undefined;
   private durationTimer: CoarseTimer | undefined;
+  /** destroySoon()'s delayed close (DELAYED_CLOSE_MS). */
+  private closeTimer: CoarseTimer | undefined;
   /** A route's idle_timeout, overriding stream_idle_timeout for the current exchange. */
   routeIdleTimer: CoarseTimer | undefined;
   private readonly streamIdleTimeoutMs: number;
@@ -95,7 +98,7 @@ export class Http1ServerConnection implements RequestHandler {
     const tunnel = this.tunnel;
     if (tunnel !== undefined) {
       this.refreshActivity();
-      if (!tunnel.writeTunnelUpstream(chunk)) this.pause(PAUSED_TUNNEL);
+      if (!tunnel.writeUpstream(chunk)) this.pause(PAUSED_TUNNEL);
       return;
     }
     if (this.isBlocked) {
@@ -142,7 +145,7 @@ export class Http1ServerConnection implements RequestHandler {
   private onEnd(): void {
     if (this.isClosed) return;
     if (this.tunnel !== undefined) {
-      this.tunnel.endTunnelUpstream();
+      this.tunnel.endUpstream();
       return;
     }
     // As Envoy (no half-close on HTTP connections): the client's FIN ends the connection and
@@ -252,20 +255,20 @@ export class Http1ServerConnection implements RequestHandler {
     if (this.closeAfterResponse) this.destroySoon();
   }
 
-  startTunnel(exchange: Http1Exchange): void {
-    this.tunnel = exchange;
+  startTunnel(tunnel: Http1Tunnel): void {
+    this.tunnel = tunnel;
     this.current = undefined;
     this.isBlocked = false;
     const early = this.pending;
     this.pending = undefined;
-    if (early !== undefined && !exchange.writeTunnelUpstream(early)) this.pause(PAUSED_TUNNEL);
+    if (early !== undefined && !tunnel.writeUpstream(early)) this.pause(PAUSED_TUNNEL);
     this.resume(PAUSED_PIPELINE);
   }
 
   /** The upstream side of the tunnel closed: finish the downstream side too. */
-  endTunnel(exchange: Http1Exchange, isReset: boolean): void {
-    if (this.tunnel !== exchange) return;
-    exchange.closeTunnel();
+  endTunnel(tunnel: Http1Tunnel, isReset: boolean): void {
+    if (this.tunnel !== tunnel) return;
+    tunnel.close();
     this.tunnel = undefined;
     if (isReset) this.destroy();
     else this.destroySoon();
@@ -385,7 +388,6 @@ export class Http1ServerConnection implements RequestHandler {
     this.closeTimer = this.conn.clock.timeout(DELAYED_CLOSE_MS, () => socket.destroy());
     socket.once('close', () => this.closeTimer?.cancel());
   }
-  private closeTimer: CoarseTimer | undefined;
 
   /**
    * A bug in the data path must cost one connection, not the process (and every other connection
