@@ -111,7 +111,10 @@ describe('Http1Pool', () => {
     for (const s of serverSockets) s.write('HTTP/1.1 408 Request Timeout\r\n\r\n');
     const deadline = Date.now() + 2000;
     while (!conn.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(conn.closed, true, 'the stray bytes discarded the idle connection');
+    assert.equal(conn.socket.destroyed, true);
     assert.equal(pool.acquireIdle(target, idleHandler()), undefined);
+    assert.equal(pool.stats().idle, 0);
     pool.close();
   });
 

@@ -67,7 +67,9 @@ function send(port: number, data: Buffer, rand: () => number): Promise<void> {
 
 test('mutated requests never crash the HTTP/1.1 data path nor reach the upstream unparseable (bounded, ~3 s)', async () => {
   const upstreamErrors: string[] = [];
+  let forwarded = 0;
   const upstream = http.createServer((req, res) => {
+    forwarded++;
     req.resume();
     req.on('end', () => res.end('ok'));
   });
@@ -107,6 +109,8 @@ test('mutated requests never crash the HTTP/1.1 data path nor reach the upstream
     await new Promise<void>((resolve) => upstream.close(() => resolve()));
   }
   assert.ok(cases >= 100, `only ${cases} cases ran`);
+  // Otherwise "nothing unparseable reached the upstream" would hold for a proxy that forwards nothing.
+  assert.ok(forwarded > 0, `none of ${cases} cases reached the upstream`);
   assert.deepEqual(uncaught, []);
   assert.deepEqual(proxy.errors.filter((e) => e.includes('internal error')), []);
   // The upstream may see a connection cut mid-request (the client went away and the proxy cancelled the

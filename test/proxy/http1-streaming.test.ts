@@ -333,10 +333,22 @@ describe('HTTP/1.1 proxy: WebSocket and CONNECT', () => {
     try {
       const no = await rawExchange(refused.port, 'CONNECT db.local:5432 HTTP/1.1\r\nHost: db.local:5432\r\n\r\n');
       assert.deepEqual(statusLines(no.text), [403]);
+      // Flow records reach every subscriber in the process: forget the refused CONNECT's.
+      allowed.flows.length = 0;
       const yes = await rawExchange(allowed.port, 'CONNECT db.local:5432 HTTP/1.1\r\nHost: db.local:5432\r\n\r\nping');
       assert.deepEqual(statusLines(yes.text), [200]);
       assert.ok(yes.text.endsWith('\r\n\r\nping'), JSON.stringify(yes.text));
       assert.match(upstream.received.flat().map((b) => b.toString('latin1')).join(''), /^CONNECT db\.local:5432 HTTP\/1\.1\r\n/);
+      // The client went away: the tunnel closes and its exchange publishes one flow record (bounded wait).
+      const isTunnelFlow = (f: (typeof allowed.flows)[number]): boolean => f.type === 'http' && f.http.method === 'CONNECT';
+      for (const deadline = Date.now() + 2000; !allowed.flows.some(isTunnelFlow) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      const tunnelFlows = allowed.flows.filter(isTunnelFlow);
+      assert.equal(tunnelFlows.length, 1, 'one flow record for the closed tunnel');
+      const flow = tunnelFlows[0]!;
+      assert.ok(flow.type === 'http');
+      assert.equal(flow.verdict, 'FORWARDED');
+      assert.equal(flow.http.status, 200);
+      assert.equal(flow.upstream?.cluster, 'backend');
     } finally {
       await refused.close();
       await allowed.close();
