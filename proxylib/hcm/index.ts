@@ -6,6 +6,7 @@ export {
   LOCAL_REPLY_BODY,
   GRPC_STATUS,
   mapLocalReply,
+  upstreamPickFailureReply,
   grpcStatusOfHttpStatus,
   grpcLocalReplyHeaders,
   encodeGrpcMessage,

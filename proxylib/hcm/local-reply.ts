@@ -3,7 +3,8 @@
 // mappers first (meshd's translation maps 403 to the body `Access denied\r\n`), and a gRPC request
 // gets a trailers-only response instead: `:status 200`, `content-type: application/grpc`,
 // `grpc-status` from the HTTP status, `grpc-message` = the body, percent-encoded.
-import type { HcmConfig } from '../config/types.js';
+import type { HcmConfig, RouteEntry } from '../config/types.js';
+import type { PickResult } from '../upstream/types.js';
 
 /** Envoy's default local reply bodies, so clients see the same text they would from Envoy. */
 export const LOCAL_REPLY_BODY = {
@@ -20,6 +21,19 @@ export const LOCAL_REPLY_BODY = {
   streamIdleTimeout: 'stream timeout',
   requestTimeout: 'request timeout',
 } as const;
+
+/**
+ * The local reply for a cluster pick that failed, the same for every codec: a cluster the route
+ * names but the proxy does not have answers the route's cluster_not_found_response_code (Envoy's
+ * default 503); no healthy endpoint (or no original destination) answers 503 "no healthy upstream".
+ */
+export function upstreamPickFailureReply(route: RouteEntry, reason: Extract<PickResult, { ok: false }>['reason']): { status: number; body: string } {
+  if (reason === 'cluster_not_found') {
+    const status = route.action.kind === 'route' ? (route.action.clusterNotFoundStatus ?? 503) : 503;
+    return { status, body: LOCAL_REPLY_BODY.clusterNotFound };
+  }
+  return { status: 503, body: LOCAL_REPLY_BODY.noHealthyUpstream };
+}
 
 export interface MappedLocalReply {
   status: number;

@@ -6,7 +6,7 @@ import type { HcmConfig } from '../config/types.js';
 import { LAST_CHUNK, lastChunkWithTrailers, type BodyFraming as MessageFraming, type Http1RequestHead, type Http1ResponseHead, type Http1ParseError } from '../codec/index.js';
 import { isFlowObserved, type FlowVerdict } from '../flow/index.js';
 import { firstHeaderValue } from '../http/index.js';
-import { LOCAL_REPLY_BODY, decideRequest, grpcStatusOfHttpStatus, mapLocalReply, type HeaderList, type HttpRequestHead, type RequestDecision } from '../hcm/index.js';
+import { LOCAL_REPLY_BODY, decideRequest, grpcStatusOfHttpStatus, mapLocalReply, upstreamPickFailureReply, type HeaderList, type HttpRequestHead, type RequestDecision } from '../hcm/index.js';
 import type { CoarseTimer } from '../listener/index.js';
 import type { PooledConnection, UpstreamConnectionHandler } from '../upstream/http1-pool.js';
 import type { UpstreamTarget } from '../upstream/index.js';
@@ -125,7 +125,8 @@ export class Http1Exchange implements UpstreamConnectionHandler, ResponseSink {
       downstreamProtocol: 'http1',
     });
     if (!picked.ok) {
-      this.fail(503, picked.reason === 'no_healthy_upstream' ? LOCAL_REPLY_BODY.noHealthyUpstream : LOCAL_REPLY_BODY.clusterNotFound, picked.reason);
+      const reply = upstreamPickFailureReply(decision.route, picked.reason);
+      this.fail(reply.status, reply.body, picked.reason);
       return;
     }
     const target = picked.target;

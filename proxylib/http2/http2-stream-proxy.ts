@@ -10,7 +10,7 @@ import type { ClientHttp2Stream, Http2Stream, IncomingHttpHeaders, ServerHttp2St
 import type { HcmConfig } from '../config/types.js';
 import { isFlowObserved } from '../flow/index.js';
 import type { FlowVerdict, HttpFlowRecord } from '../flow/index.js';
-import { LOCAL_REPLY_BODY, mapLocalReply } from '../hcm/index.js';
+import { LOCAL_REPLY_BODY, mapLocalReply, upstreamPickFailureReply } from '../hcm/index.js';
 import { ProxyError } from '../errors.js';
 import { hostOfAuthority, type Http1Pool } from '../upstream/index.js';
 import type { DecideRequest, HeaderList, HttpRequestHead, RequestDecision } from '../hcm/index.js';
@@ -190,10 +190,8 @@ export function proxyHttp2Stream(
     downstreamProtocol: 'http2',
   });
   if (!pick.ok) {
-    const action = decision.route.action;
-    const notFoundStatus = action.kind === 'route' ? (action.clusterNotFoundStatus ?? 503) : 503;
-    if (pick.reason === 'cluster_not_found') localReply(notFoundStatus, LOCAL_REPLY_BODY.clusterNotFound, pick.reason, 'ERROR', false);
-    else localReply(503, LOCAL_REPLY_BODY.noHealthyUpstream, pick.reason, 'ERROR', false);
+    const reply = upstreamPickFailureReply(decision.route, pick.reason);
+    localReply(reply.status, reply.body, pick.reason, 'ERROR', false);
     return;
   }
   const target = pick.target;

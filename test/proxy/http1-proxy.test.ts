@@ -219,6 +219,23 @@ describe('HTTP/1.1 proxy: routes and failures', () => {
       await proxy.close();
     }
   });
+
+  test('a route to a cluster the proxy does not have answers its cluster_not_found_response_code (503 by default)', async () => {
+    const proxy = await startProxy({
+      hcm: hcmJson([]),
+      routes: routesJson([
+        { match: { prefix: '/gone-404' }, route: { cluster: 'missing', cluster_not_found_response_code: 'NOT_FOUND' } },
+        { match: { prefix: '/gone' }, route: { cluster: 'missing' } },
+      ]),
+      clusters: [],
+    });
+    try {
+      const { text } = await rawExchange(proxy.port, 'GET /gone-404 HTTP/1.1\r\nHost: a\r\n\r\nGET /gone HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+      assert.deepEqual(statusLines(text), [404, 503]);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
 
 describe('HTTP/1.1 proxy: configuration changes on live connections', () => {
