@@ -48,10 +48,22 @@ test('both kinds of update produce a loadable policy that still selects endpoint
   for (const e of fixtures.endpoints) repo.upsertEndpoint(e);
   for (const policy of loadAll(fixtures)) repo.upsertPolicy(policy);
   fixtures.plans.slice(0, 20).forEach((plan, i) => {
-    const next = updatePlan(plan, i % 2 === 0 ? 'add-http-rule' : 'change-selector', rng, fixtures);
+    const kind = i % 2 === 0 ? 'add-http-rule' : 'change-selector';
+    const next = updatePlan(plan, kind, rng, fixtures);
+    const [before] = loadPolicyText(policyFileName(plan), renderPolicyText(plan)).policies;
     const r = loadPolicyText(policyFileName(next), renderPolicyText(next));
     assert.deepEqual(r.problems, [], renderPolicyText(next));
-    assert.ok(repo.upsertPolicy(r.policies[0]!).length >= 1, `update ${i} of ${plan.name} affects no endpoint`);
+    const after = r.policies[0]!;
+    // An update replaces the policy the bench loaded (same file, same name) and changes it.
+    assert.equal(policyFileName(next), policyFileName(plan));
+    assert.equal(after.origin.name, before!.origin.name);
+    assert.equal(after.origin.namespace, before!.origin.namespace);
+    if (kind === 'add-http-rule') {
+      assert.equal(after.rules[0]!.ingress.length, before!.rules[0]!.ingress.length + 1, `update ${i} of ${plan.name} adds no ingress rule`);
+    } else {
+      assert.notDeepEqual(after.rules[0]!.subject, before!.rules[0]!.subject, `update ${i} of ${plan.name} keeps its selector`);
+    }
+    assert.ok(repo.upsertPolicy(after).length >= 1, `update ${i} of ${plan.name} affects no endpoint`);
   });
 });
 

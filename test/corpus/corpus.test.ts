@@ -137,8 +137,11 @@ test('a rejected file contributes no policies and no CIDR groups', async () => {
 
 test('a template is rejected as a template at its first placeholder before rendering', async () => {
   const { outcomes } = await loadCorpus();
+  const templates = outcomes.filter((x) => x.kind === 'template');
+  // The corpus ships cilium-cli and ClusterLoader2 templates; none found means isTemplate broke.
+  assert.ok(templates.length > 0, 'expected Go templates in the corpus, found none');
   const wrong: string[] = [];
-  for (const o of outcomes.filter((x) => x.kind === 'template')) {
+  for (const o of templates) {
     const problems = o.result?.problems ?? [];
     const at = o.text.indexOf('{{');
     const before = o.text.slice(0, at);
@@ -225,16 +228,19 @@ test('a file holding only the non-policy documents of a corpus file loads with n
   // connectivity-check bundles interleave Deployments and Services with their policies.
   const mixed = files.filter((f) => /connectivity-check\/connectivity-check.*\.yaml$/.test(f.rel));
   assert.ok(mixed.length > 0, 'expected the connectivity-check bundles in the corpus');
+  let checked = 0;
   for (const f of mixed) {
     const docs = f.text.split(/^---[ \t]*$/m);
     const others = docs.filter((d) => /^kind:\s*(Deployment|Service|DaemonSet|StatefulSet)\s*$/m.test(d));
     if (others.length === 0) continue;
+    checked++;
     const text = others.join('\n---\n');
     const r = loadPolicyText(f.rel, text);
     assert.deepEqual(r.problems, [], `${f.rel}: non-policy documents produced problems`);
     assert.equal(r.policies.length, 0);
     assert.equal(r.skipped.length, others.length, `${f.rel}: every non-policy document is noted as skipped`);
   }
+  assert.ok(checked > 0, `none of the ${mixed.length} connectivity-check bundles has a Deployment or Service document to check`);
 });
 
 // Twins whose upstream sources genuinely differ in how rule elements are split (not a loader

@@ -159,6 +159,9 @@ test('mutated corpus text only ever yields positioned problems: no crash, no han
   const failures = report('text', o);
   if (failures.length > 0) assert.fail(`fuzzing with seed ${SEED} found ${failures.length} kind(s) of failure, one example each:\n${failures.join('\n')}`);
   assert.ok(o.done && o.done.cases > 0, 'the text fuzzer ran no case');
+  // Text mutations break most files: a run of any size without a rejection means the mutations
+  // no longer reach the loader, or the loader accepts garbage.
+  if (o.done.cases >= 100) assert.ok(o.done.rejected > 0, `expected rejections, got ${o.done.loaded} loaded, ${o.done.rejected} rejected`);
 });
 
 test('structurally mutated documents either load or every problem carries a path and a position', async () => {
@@ -209,6 +212,7 @@ function loadInFreshProcess(index: number, label: string, text: string): Promise
 }
 
 test('hand-written hostile files are rejected cleanly, even when loaded again in the same process', async () => {
+  assert.ok(HOSTILE_FILES.length > 0, 'test/fuzz/text-mutations.ts lists no hostile file');
   const failures: string[] = [];
   const queue = HOSTILE_FILES.map((h, i) => [i, h] as const);
   const workers = Array.from({ length: 4 }, async () => {
