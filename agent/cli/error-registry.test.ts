@@ -32,12 +32,19 @@ const agentTables = Object.entries(agent).filter(([name]) => name.endsWith('_ERR
 // static import of every layer (the agent layer may import them, this is only a lookup).
 const LOWER_LAYERS = ['bpf', 'xds', 'proxylib'];
 const lowerTables: Array<[string, unknown]> = [];
+/** Each lower layer's table names, or undefined when its entry is missing (a test below fails then). */
+const lowerTableNames = new Map<string, string[] | undefined>();
 for (const layer of LOWER_LAYERS) {
   const entry = new URL(`../../${layer}/index.js`, import.meta.url);
   const present = await access(entry).then(() => true, () => false);
-  if (!present) continue;
+  if (!present) {
+    lowerTableNames.set(layer, undefined);
+    continue;
+  }
   const mod = (await import(entry.href)) as Record<string, unknown>;
-  lowerTables.push(...Object.entries(mod).filter(([name]) => name.endsWith('_ERROR_CODES')));
+  const tables = Object.entries(mod).filter(([name]) => name.endsWith('_ERROR_CODES'));
+  lowerTableNames.set(layer, tables.map(([name]) => name));
+  lowerTables.push(...tables);
 }
 const TABLE_CODES = new Set<string>([
   ...policyTables.flatMap(([, table]) => Object.keys(table as object)),
@@ -74,10 +81,8 @@ async function sourceFiles(dir: string): Promise<string[]> {
 /** Every code written in the non-test sources of the layers, with where it was seen. */
 async function sourceCodes(): Promise<Map<string, string>> {
   const files: string[] = [];
-  for (const layer of ['policy', 'agent', ...LOWER_LAYERS]) {
-    const dir = join(ROOT, layer);
-    if (await access(dir).then(() => true, () => false)) files.push(...(await sourceFiles(dir)));
-  }
+  // Every layer exists: a missing folder fails here instead of silently checking fewer sources.
+  for (const layer of ['policy', 'agent', ...LOWER_LAYERS]) files.push(...(await sourceFiles(join(ROOT, layer))));
   const found = new Map<string, string>();
   for (const file of files.sort()) {
     for (const [code] of (await readFile(file, 'utf8')).matchAll(CODE)) {
@@ -94,6 +99,15 @@ test('the policy layer exports its error code table', () => {
 
 test('the agent layer exports the code table of its pods module', () => {
   assert.ok(agentTables.some(([name]) => name === 'PODS_ERROR_CODES'), agentTables.map(([name]) => name).join(', '));
+});
+
+test('every layer below the agent is found and exports at least one code table', () => {
+  // Without this, a missing entry would silently leave that layer's codes out of the checks below.
+  for (const layer of LOWER_LAYERS) {
+    const names = lowerTableNames.get(layer);
+    assert.ok(names !== undefined, `dist/${layer}/index.js is missing: build the whole project`);
+    assert.ok(names.length > 0, `${layer}/index.ts exports no *_ERROR_CODES table`);
+  }
 });
 
 test('every code of a code table has a section in docs/errors.md', async () => {
