@@ -7,6 +7,11 @@ import { parse } from 'yaml';
 
 const flowsFile = process.argv[2] ?? 'docs/examples/flows.yaml';
 const flows = parse(readFileSync(flowsFile, 'utf8'));
+// An empty or malformed flows file would otherwise print an empty table and pass as a check.
+if (!Array.isArray(flows) || flows.length === 0) {
+  console.error(`${flowsFile}: expected a non-empty YAML list of flows`);
+  process.exit(1);
+}
 const rows = [];
 let mismatches = 0;
 for (const f of flows) {
@@ -34,9 +39,10 @@ for (const f of flows) {
     process.exit(1);
   }
   const deciding = result.egress.verdict === 'denied' ? result.egress : result.ingress.verdict === 'denied' ? result.ingress : result.ingress.policy ? result.ingress : result.egress;
-  const ok = result.verdict === f.expect;
+  // The exit status is part of the CLI's contract (0 allowed, 1 denied): check it with the verdict.
+  const ok = result.verdict === f.expect && r.status === (result.verdict === 'allowed' ? 0 : 1);
   if (!ok) mismatches++;
-  rows.push([f.from, f.to, f.port, request, result.verdict.toUpperCase() + (ok ? '' : ` (expected ${f.expect})`), deciding.stage, deciding.policy ?? '-']);
+  rows.push([f.from, f.to, f.port, request, result.verdict.toUpperCase() + (ok ? '' : ` (expected ${f.expect}, exit status ${r.status})`), deciding.stage, deciding.policy ?? '-']);
 }
 const header = ['FROM', 'TO', 'PORT', 'REQUEST', 'VERDICT', 'STAGE', 'DECIDED BY'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
