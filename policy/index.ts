@@ -10,6 +10,8 @@ export type { ParsedSource as ParsedYamlSource, ParsedDocument as ParsedYamlDocu
 export type { LoadResult, FileLoadResult, PolicyWarning } from './load/load-sources.js';
 export { Repository } from './resolve/repository.js';
 export { policyKey, policyDisplayName } from './policy-ref.js';
+// "did you mean" hints: the loader's unknown fields and the CLI's mistyped commands and options.
+export { editDistance } from './load/edit-distance.js';
 export type { Endpoint, EndpointSpec, EndpointPolicy, RepositoryOptions } from './resolve/repository.js';
 export { lookupFlow, entryMatches } from './resolve/endpoint-policy.js';
 export type { DirectionPolicy, PolicyEntry, FlowKey, L7Request, LookupResult, NamedPort, L7Evaluator } from './resolve/endpoint-policy.js';
@@ -19,7 +21,7 @@ export type { TraceOptions, TraceResult, TraceSide, TracePeer } from './trace/tr
 export { parseKafkaApiKeyArg, kafkaApiKeyName, KAFKA_ROLE_API_KEYS } from './l7/index.js';
 export { parseCidr, parseIp, prefixContains, ipInPrefix, formatIpAddress } from './cidr/index.js';
 export type { Prefix, ParseCidrResult, ParseIpResult, IpFamily } from './cidr/index.js';
-export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors } from './identity/index.js';
+export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors, cidrIdentityLabels } from './identity/index.js';
 export { LabelSet, endpointLabels, matchesSelector, selectorKey } from './labels/index.js';
 export { compileFqdnMatcher } from './fqdn/index.js';
 // RE2 full-match regexes (compiled once per source); the proxy's matchers build on them.

@@ -3,6 +3,7 @@
 
 import type { PolicyErrorCode, PolicyProblem, SourcePosition } from '../errors.js';
 import type { FieldPath, ParsedDocument } from './yaml-source.js';
+import { editDistance } from './edit-distance.js';
 
 export type Path = FieldPath;
 
@@ -201,15 +202,3 @@ function closest(written: string, known: readonly string[]): string | undefined 
   return best;
 }
 
-function editDistance(a: string, b: string, cap: number): number {
-  if (Math.abs(a.length - b.length) >= cap) return cap;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? cap;
-}

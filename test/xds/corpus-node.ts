@@ -6,19 +6,20 @@
 // (the proxy's RBAC decides like the engine).
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { BlockList } from 'node:net';
 import { join } from 'node:path';
 import {
   IdentityAllocator,
-  LabelSet,
   RESERVED_IDENTITIES,
   Repository,
   SelectorCache,
+  cidrIdentityLabels,
   loadPolicyText,
+  parseCidr,
   parseEndpoints,
   type EndpointSpec,
   type LabelSelector,
   type Policy,
+  type Prefix,
 } from '../../policy/index.js';
 import { translateNode, type IpCacheEntry, type RedirectKey, type Translation, type TranslationTarget } from '../../xds/index.js';
 import { corpusDir, isTemplate, listCorpusFiles } from '../corpus/corpus-files.js';
@@ -135,16 +136,6 @@ export function policyPrefixes(policies: Policy[]): string[] {
   return [...cidrs].sort();
 }
 
-function prefixContains(outer: string, inner: string): boolean {
-  const [oa = '', ol = '0'] = outer.split('/');
-  const [ia = '', il = '0'] = inner.split('/');
-  if (oa.includes(':') !== ia.includes(':') || Number(ol) > Number(il)) return false;
-  const family = oa.includes(':') ? 'ipv6' : 'ipv4';
-  const block = new BlockList();
-  block.addSubnet(oa, Number(ol), family);
-  return block.check(ia, family);
-}
-
 export interface CorpusNodeOptions {
   /** Give every policy prefix a CIDR identity in the ipcache (Cilium's scheme), or leave them out. */
   cidrIdentities: boolean;
@@ -179,16 +170,24 @@ export function buildCorpusNode(policies: Policy[], endpoints: readonly Endpoint
     }
   }
   // CIDR identities carry world labels plus a cidr: label for every policy prefix containing them
-  // (Cilium's scheme), so `except` carve-outs select a different identity than their enclosing prefix.
+  // (Cilium's scheme, as the engine computes it), so `except` carve-outs select a different
+  // identity than their enclosing prefix.
   const cidrPrefixes = options.cidrIdentities ? policyPrefixes(policies) : [];
-  for (const prefix of cidrPrefixes) {
-    const family = prefix.includes(':') ? 'ipv6' : 'ipv4';
-    const labels = LabelSet.parse(['reserved:world', `reserved:world-${family}`, ...cidrPrefixes.filter((outer) => prefixContains(outer, prefix)).map((c) => `cidr:${c}`)]);
+  const parsedPrefixes = cidrPrefixes.map(parsePolicyPrefix);
+  for (const prefix of parsedPrefixes) {
+    const labels = cidrIdentityLabels(prefix, parsedPrefixes);
     const { id } = allocator.allocate(labels);
     cache.addIdentity(id, labels);
-    ipcache.push({ prefix, identity: id });
+    ipcache.push({ prefix: prefix.canonical, identity: id });
   }
   return { repo, identitiesOf: (s) => cache.register(s).selections(), ipcache, endpointAddresses, cidrPrefixes };
+}
+
+/** A prefix the loader already checked and canonicalised; anything else is a loader bug. */
+function parsePolicyPrefix(text: string): Prefix {
+  const r = parseCidr(text);
+  if (!r.ok) throw new Error(`the loader returned an invalid CIDR ${text}: ${r.error}`);
+  return r.prefix;
 }
 
 /** Cilium-style allocation: one proxy port per direction, protocol and L7 kind, shared by every endpoint. */
