@@ -31,7 +31,7 @@ import { isServiceName, readCidr } from './field-readers.js';
 import { checkRegex } from '../regex/index.js';
 import { validateMatchName, validateMatchPattern, validateServerName } from '../fqdn/index.js';
 import { kafkaApiKeyFromName } from '../l7/index.js';
-import { describe, formatPath, type Checker, type Field } from './checker.js';
+import { describe, formatPath, type Checker, type Field, type FieldSpec } from './checker.js';
 import { checkSelector } from './selector.js';
 import { icmpTypeFromName } from './icmp-types.js';
 
@@ -159,12 +159,11 @@ function checkRuleLabels(c: Checker, f: Field | undefined): Record<string, strin
   return out;
 }
 
-function checkPeerRule(c: Checker, f: Field, direction: Direction, isDeny: boolean, isHostPolicy: boolean): PeerRule | undefined {
-  const before = c.problems.length;
+/** The fields of an element of one of the four sections. */
+function peerRuleSpec(direction: Direction, isDeny: boolean): FieldSpec {
   const l3Names = direction === 'ingress' ? INGRESS_L3 : EGRESS_L3;
   const known: string[] = [...l3Names, 'toPorts', 'icmps'].filter((k) => !(isDeny && k === 'toFQDNs'));
   if (!isDeny) known.push('authentication');
-  const section = `${direction}${isDeny ? 'Deny' : ''}`;
   const removed: Record<string, string> = {
     ...(direction === 'ingress' ? { fromRequires: REQUIRES_REMOVED } : { toRequires: REQUIRES_REMOVED }),
     // The pre-release mutual-auth field; Kubernetes would prune it silently, dropping the requirement.
@@ -174,7 +173,22 @@ function checkPeerRule(c: Checker, f: Field, direction: Direction, isDeny: boole
   if (isDeny && direction === 'egress') {
     forbidden['toFQDNs'] = { message: 'toFQDNs cannot be used in egressDeny rules', hint: 'deny by CIDR, or allow only the names you want with toFQDNs in egress' };
   }
-  const fields = c.object(f.value, f.path, { known, removed, forbidden }, `an ${section} rule`);
+  return { known, removed, forbidden };
+}
+
+// Built once, not per element: a file may hold thousands of rule elements.
+const PEER_RULE_SPECS = {
+  ingress: peerRuleSpec('ingress', false),
+  ingressDeny: peerRuleSpec('ingress', true),
+  egress: peerRuleSpec('egress', false),
+  egressDeny: peerRuleSpec('egress', true),
+} as const satisfies Record<string, FieldSpec>;
+
+function checkPeerRule(c: Checker, f: Field, direction: Direction, isDeny: boolean, isHostPolicy: boolean): PeerRule | undefined {
+  const before = c.problems.length;
+  const l3Names = direction === 'ingress' ? INGRESS_L3 : EGRESS_L3;
+  const section = `${direction}${isDeny ? 'Deny' : ''}` as const;
+  const fields = c.object(f.value, f.path, PEER_RULE_SPECS[section], `an ${section} rule`);
   if (!fields) return undefined;
 
   const presentL3 = l3Names.filter((n) => fields.has(n));

@@ -4,35 +4,19 @@
 // checks nothing would pass forever.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root: the nearest ancestor of this module holding meshd's package.json. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'meshd') return dir;
-      } catch {
-        // not ours; keep climbing
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the meshd repository root above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
+/** The repository root (this module runs from dist/test/corpus/, like test/fixtures' REPO_ROOT). */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Absolute path of the corpus directory; throws with instructions when it is missing. */
 export function corpusDir(): string {
-  const root = repoRoot();
-  const dir = resolve(root, '..', 'shared', 'corpus', 'cilium-policies');
+  const dir = resolve(REPO_ROOT, '..', 'shared', 'corpus', 'cilium-policies');
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new Error(
       `policy corpus not found at ${dir}. The corpus tests need the shared corpus checked out beside ` +
-        `the repository (../shared/corpus/cilium-policies relative to ${root}); it is not optional.`,
+        `the repository (../shared/corpus/cilium-policies relative to ${REPO_ROOT}); it is not optional.`,
     );
   }
   return dir;
