@@ -5,8 +5,8 @@ import { subscribeFlows } from '../flow/index.js';
 import type { HttpFlowRecord } from '../flow/index.js';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView, withTimeout } from './http2-test-harness.js';
-import type { Front } from './http2-test-harness.js';
+import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView, withTimeout } from '../../test/proxy/http2-harness.js';
+import type { Front } from '../../test/proxy/http2-harness.js';
 
 // Messages are raw bytes (identity serializers): the proxy never looks inside them, so no .proto.
 const bytes = { serialize: (b: Buffer): Buffer => b, deserialize: (b: Buffer): Buffer => b };

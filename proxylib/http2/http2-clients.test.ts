@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView } from './http2-test-harness.js';
-import type { Front } from './http2-test-harness.js';
+import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView } from '../../test/proxy/http2-harness.js';
+import type { Front } from '../../test/proxy/http2-harness.js';
 
 const run = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyServerHeader, downstreamHeaders, http1RequestFields, http2Fields, upstreamRequestHeaders } from './http2-headers.js';
-import { prefixRouteTable, testHcm } from './http2-test-harness.js';
+import { prefixRouteTable, testHcm } from '../../test/proxy/http2-harness.js';
 
 const base = { method: 'GET', scheme: 'http' as const, authority: 'svc', path: '/p' };
 

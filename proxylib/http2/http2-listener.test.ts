@@ -14,7 +14,7 @@ import { ListenerManager } from '../listener/index.js';
 import { ViewClusterManager } from '../upstream/index.js';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { testClock } from './http2-test-harness.js';
+import { testClock } from '../../test/proxy/http2-harness.js';
 
 const run = promisify(execFile);
 const T = 'type.googleapis.com/';

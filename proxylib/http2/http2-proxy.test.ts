@@ -11,8 +11,8 @@ import type { HttpFlowRecord } from '../flow/index.js';
 import type { HcmConfig } from '../config/types.js';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testClock, testHcm, testView, withTimeout } from './http2-test-harness.js';
-import type { Front } from './http2-test-harness.js';
+import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testClock, testHcm, testView, withTimeout } from '../../test/proxy/http2-harness.js';
+import type { Front } from '../../test/proxy/http2-harness.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 

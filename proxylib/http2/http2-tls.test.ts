@@ -12,8 +12,8 @@ import type { TestPki } from '../../test/proxy/pki.js';
 import type { UpstreamTlsConfig } from '../config/types.js';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { prefixRouteTable, startFront, staticCluster, testHcm, testView } from './http2-test-harness.js';
-import type { Front } from './http2-test-harness.js';
+import { prefixRouteTable, startFront, staticCluster, testHcm, testView } from '../../test/proxy/http2-harness.js';
+import type { Front } from '../../test/proxy/http2-harness.js';
 
 function get(client: ClientHttp2Session, path: string): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {

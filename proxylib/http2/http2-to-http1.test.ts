@@ -8,8 +8,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { createHttp2ConnectionHandler } from './http2-connection.js';
 import type { Http2ConnectionHandler } from './http2-connection.js';
-import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView } from './http2-test-harness.js';
-import type { Front } from './http2-test-harness.js';
+import { denyPathPrefixes, prefixRouteTable, startFront, staticCluster, testHcm, testView } from '../../test/proxy/http2-harness.js';
+import type { Front } from '../../test/proxy/http2-harness.js';
 
 interface Reply {
   status: number;

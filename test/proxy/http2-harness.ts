@@ -1,5 +1,5 @@
-// Test support for the HTTP/2 data path (used by http2*.test.ts / grpc*.test.ts only; not exported
-// from index.ts). It stands in for the listener layer the way the ListenerManager hands connections
+// Test support for the HTTP/2 data path (used by proxylib/http2/*.test.ts; kept in test/ so it does
+// not ship in dist/proxylib). It stands in for the listener layer the way the ListenerManager hands connections
 // over — peek the h2 preface, unshift it, pause, build a DownstreamConnection — so the handler is
 // tested on real sockets with real clients before and independently of the full xDS-driven proxy.
 // Config objects are hand-built compiled config (HcmConfig, RouteTable, ClusterConfig); RBAC filters
@@ -8,14 +8,21 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { envoy, messageFromJson } from '../../xds/index.js';
-import type { ClusterConfig, EndpointAddress, HcmConfig, RouteEntry, RouteRequest, RouteTable, SecretMaterial, UpstreamTlsConfig } from '../config/types.js';
-import type { ConfigView } from '../config-store/types.js';
-import { publishFlow } from '../flow/index.js';
-import { createCoarseClock } from '../listener/index.js';
-import type { CoarseClock, DownstreamConnection } from '../listener/index.js';
-import { compileHttpRbac } from '../rbac/index.js';
-import type { RbacFilter } from '../rbac/index.js';
-import { ViewClusterManager } from '../upstream/index.js';
+import { compileHttpRbac, createCoarseClock, publishFlow, ViewClusterManager } from '../../proxylib/index.js';
+import type {
+  ClusterConfig,
+  CoarseClock,
+  ConfigView,
+  DownstreamConnection,
+  EndpointAddress,
+  HcmConfig,
+  RbacFilter,
+  RouteEntry,
+  RouteRequest,
+  RouteTable,
+  SecretMaterial,
+  UpstreamTlsConfig,
+} from '../../proxylib/index.js';
 
 export const testClock: CoarseClock = createCoarseClock(20);
 
