@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy demo bench bench-bpf bench-xds bench-http lint clean
+.PHONY: all setup build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka demo bench bench-bpf bench-xds bench-http bench-kafka lint clean
 
 NODE ?= node
 
@@ -43,6 +43,9 @@ test-xds: build
 test-proxy: build
 	@$(NODE) scripts/run-tests.mjs proxy
 
+test-kafka: build
+	@$(NODE) scripts/run-tests.mjs kafka
+
 demo: build
 	@bash scripts/demo.sh
 
@@ -57,6 +60,9 @@ bench-xds: build
 
 bench-http: build
 	@$(NODE) dist/bench/http.js
+
+bench-kafka: build
+	@$(NODE) dist/bench/kafka.js
 
 clean:
 	rm -rf dist build bpf/addon/build

@@ -11,7 +11,7 @@ export type * from './config/types.js';
 export type * from './rbac/types.js';
 export type * from './hcm/types.js';
 export type * from './upstream/types.js';
-export type { FlowVerdict, FlowPeer, HttpFlowRecord, TcpFlowRecord, FlowRecord } from './flow/types.js';
+export type { FlowVerdict, FlowPeer, HttpFlowRecord, KafkaFlowRecord, TcpFlowRecord, FlowRecord } from './flow/types.js';
 export { FLOW_CHANNEL } from './flow/types.js';
 export type * from './config-store/types.js';
 

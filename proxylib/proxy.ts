@@ -284,6 +284,10 @@ export class BuiltinProxy {
       this.bump('http.requests');
       this.bump(`http.requests.${verdict}`);
       if (r.reason) this.bump(`http.requests.${verdict}.${r.reason}`);
+    } else if (r.type === 'kafka') {
+      this.bump('kafka.requests');
+      this.bump(`kafka.requests.${verdict}`);
+      if (r.reason) this.bump(`kafka.requests.${verdict}.${r.reason}`);
     } else {
       this.bump('tcp.connections');
       this.bump(`tcp.connections.${verdict}`);

@@ -7,6 +7,9 @@
 //   bpf    — bpf/**/*.test.js and test/datapath/: the kernel datapath on real pods (root, BPF)
 //   xds    — xds/**/*.test.js and test/xds/: the control plane, its protocol suite and real clients
 //   proxy  — proxylib/**/*.test.js and test/proxy/: the built-in proxy, its codecs and real clients
+//            (except Kafka)
+//   kafka  — proxylib/kafka/**/*.test.js and test/kafka/: the Kafka codecs, filter, fixture broker and
+//            real clients (kafkajs, kcat)
 //   all    — all of the above
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -32,18 +35,20 @@ const isCorpus = (p) => p.startsWith('dist/test/corpus/');
 const isFuzz = (p) => p.startsWith('dist/test/fuzz/');
 const isBpf = (p) => p.startsWith('dist/bpf/') || p.startsWith('dist/test/datapath/');
 const isXds = (p) => p.startsWith('dist/xds/') || p.startsWith('dist/test/xds/');
-const isProxy = (p) => p.startsWith('dist/proxylib/') || p.startsWith('dist/test/proxy/');
+const isKafka = (p) => p.startsWith('dist/proxylib/kafka/') || p.startsWith('dist/test/kafka/');
+const isProxy = (p) => !isKafka(p) && (p.startsWith('dist/proxylib/') || p.startsWith('dist/test/proxy/'));
 const pick = {
-  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p),
+  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p) && !isKafka(p),
   corpus: isCorpus,
   fuzz: isFuzz,
   bpf: isBpf,
   xds: isXds,
   proxy: isProxy,
+  kafka: isKafka,
   all: () => true,
 }[suite];
 if (!pick) {
-  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|all [substring]`);
+  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|kafka|all [substring]`);
   process.exit(2);
 }
 const files = all.filter(pick).filter((p) => !filter || p.includes(filter));

@@ -51,4 +51,24 @@ export interface TcpFlowRecord extends FlowBase {
   bytesReceived: number;
 }
 
-export type FlowRecord = HttpFlowRecord | TcpFlowRecord;
+/** One Kafka request on a connection the Kafka filter runs (proxylib/kafka). */
+export interface KafkaFlowRecord extends FlowBase {
+  type: 'kafka';
+  kafka: {
+    apiKey: number;
+    /** Kafka's name of the API (`Produce`, `OffsetCommit`...), or `unknown(<key>)`. */
+    apiName: string;
+    apiVersion: number;
+    correlationId: number;
+    clientId: string | null;
+    /** Topic names of the request (topic ids resolved to names where the proxy knows them). */
+    topics: string[];
+    /** Consumer group ids of the request. */
+    groups: string[];
+    /** The error code of the response the proxy answered a denied request with. */
+    errorCode?: number | undefined;
+  };
+  upstream?: { cluster: string; address: string; port: number } | undefined;
+}
+
+export type FlowRecord = HttpFlowRecord | TcpFlowRecord | KafkaFlowRecord;
