@@ -18,7 +18,19 @@ export type { DirectionPolicy, PolicyEntry, FlowKey, L7Request, LookupResult, Na
 export { parseEndpoints, loadEndpointsFile } from './resolve/endpoints-file.js';
 export { traceFlow } from './trace/trace-flow.js';
 export type { TraceOptions, TraceResult, TraceSide, TracePeer } from './trace/trace-flow.js';
-export { parseKafkaApiKeyArg, kafkaApiKeyName, KAFKA_ROLE_API_KEYS } from './l7/index.js';
+// Kafka: the rule matcher the proxy's filter shares with `policy trace`, and the API key tables.
+export {
+  parseKafkaApiKeyArg,
+  kafkaApiKeyName,
+  kafkaApiKeyFromName,
+  KAFKA_API_NAMES,
+  KAFKA_ROLE_API_KEYS,
+  KAFKA_TOPIC_API_KEYS,
+  KAFKA_GROUP_API_KEYS,
+  matchKafkaRuleSpecs,
+  kafkaRuleSpecOf,
+} from './l7/index.js';
+export type { KafkaRuleSpec, KafkaRulesMatch, KafkaRequestFacts } from './l7/index.js';
 export { parseCidr, parseIp, prefixContains, ipInPrefix, formatIpAddress } from './cidr/index.js';
 export type { Prefix, ParseCidrResult, ParseIpResult, IpFamily } from './cidr/index.js';
 export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors, cidrIdentityLabels } from './identity/index.js';

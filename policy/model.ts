@@ -151,14 +151,18 @@ export interface HttpRule {
 
 export type KafkaRole = 'produce' | 'consume';
 
-/** One element of rules.kafka as Cilium ≤1.19 had it. */
+/** One element of rules.kafka as Cilium ≤1.19 had it, plus meshd's `topicPrefix` and `groupID`. */
 export interface KafkaRule {
   role?: KafkaRole;
-  /** Lower-case Kafka API name from Cilium's table (`produce`, `fetch`, `offsets`, ...). */
+  /** Lower-case Kafka API name: Cilium's spelling (`produce`, `offsets`, ...) or Kafka's (`listoffsets`). */
   apiKey?: string;
   apiVersion?: number;
   clientID?: string;
   topic?: string;
+  /** meshd extension: every topic starting with this; never set together with `topic`. */
+  topicPrefix?: string;
+  /** meshd extension: exact consumer (or share) group id; constrains only requests that carry groups. */
+  groupID?: string;
   position: SourcePosition;
 }
 

@@ -69,6 +69,7 @@ export const COMMANDS: CommandGroup = {
             { name: 'kafka-api-version', value: 'N', description: 'Kafka API version' },
             { name: 'kafka-client-id', value: 'ID', description: 'Kafka client id' },
             { name: 'kafka-topic', value: 'TOPIC', multiple: true, description: 'Kafka topic of the request; every topic given must be allowed' },
+            { name: 'kafka-group', value: 'GROUP', multiple: true, description: 'Kafka consumer group id of the request; every group given must be allowed' },
             { name: 'dns-query', value: 'NAME', description: 'DNS name queried (port is then usually 53/udp)' },
             OUTPUT,
           ],
@@ -78,6 +79,9 @@ export const COMMANDS: CommandGroup = {
               '    --http-method POST --http-path /v1/request-landing',
             'meshd policy trace --policies docs/examples/policies --endpoints docs/examples/endpoints.yaml \\\n' +
               '    --from empire/tiefighter --to kube-system/coredns --port 53/udp --dns-query api.empire.gov -o json',
+            'meshd policy trace --policies docs/examples/policies --endpoints docs/examples/endpoints.yaml \\\n' +
+              '    --from empire/empire-outpost --to empire/kafka --port 9092/tcp \\\n' +
+              '    --kafka-api-key offsetcommit --kafka-group outposts --kafka-topic deathstar-plans',
           ],
           load: () => import('./commands/policy-trace.js'),
         },

@@ -4,6 +4,7 @@ import type { KafkaRule } from '../model.js';
 import type { KafkaRequestFacts } from './index.js';
 import {
   KAFKA_API_KEYS,
+  KAFKA_API_NAMES,
   KAFKA_ROLE_API_KEYS,
   KAFKA_TOPIC_API_KEYS,
   kafkaApiKeyFromName,
@@ -35,11 +36,29 @@ test('the API key table names keys 0 to 33 in Cilium’s spelling', () => {
 test('API key names resolve case-insensitively and unknown names resolve to nothing', () => {
   assert.equal(kafkaApiKeyFromName('Produce'), 0);
   assert.equal(kafkaApiKeyFromName('APIVERSIONS'), 18);
-  assert.equal(kafkaApiKeyFromName('listoffsets'), undefined);
-  assert.equal(kafkaApiKeyFromName('saslauthenticate'), undefined);
   assert.equal(kafkaApiKeyFromName('toString'), undefined);
+  assert.equal(kafkaApiKeyFromName('__proto__'), undefined);
+  assert.equal(kafkaApiKeyFromName('list-offsets'), undefined);
   assert.equal(kafkaApiKeyName(9), 'offsetfetch');
-  assert.equal(kafkaApiKeyName(36), undefined);
+  assert.equal(kafkaApiKeyName(88), undefined);
+  assert.equal(kafkaApiKeyName(-1), undefined);
+});
+
+test('every current Kafka API is accepted by its name lower-cased, and Cilium’s offsets stays', () => {
+  assert.equal(kafkaApiKeyFromName('offsets'), 2);
+  assert.equal(kafkaApiKeyFromName('listoffsets'), 2);
+  assert.equal(kafkaApiKeyFromName('ListOffsets'), 2);
+  assert.equal(kafkaApiKeyFromName('saslauthenticate'), 36);
+  assert.equal(kafkaApiKeyFromName('incrementalalterconfigs'), 44);
+  assert.equal(kafkaApiKeyFromName('describeproducers'), 61);
+  assert.equal(kafkaApiKeyFromName('ConsumerGroupHeartbeat'), 68);
+  assert.equal(kafkaApiKeyFromName('readsharegroupstatesummary'), 87);
+  assert.equal(KAFKA_API_NAMES.length, 88);
+  for (const [key, name] of KAFKA_API_NAMES.entries()) assert.equal(kafkaApiKeyFromName(name.toLowerCase()), key, name);
+  // Display names keep Cilium's spelling where it had one.
+  assert.equal(kafkaApiKeyName(2), 'offsets');
+  assert.equal(kafkaApiKeyName(36), 'saslauthenticate');
+  assert.equal(kafkaApiKeyName(87), 'readsharegroupstatesummary');
 });
 
 test('a CLI API key argument is a name or a non-negative int16', () => {
@@ -54,11 +73,15 @@ test('a CLI API key argument is a name or a non-negative int16', () => {
   assert.equal(parseKafkaApiKeyArg('nope'), undefined);
 });
 
-test('roles expand to Cilium’s produce and consume key sets', () => {
-  assert.deepEqual([...KAFKA_ROLE_API_KEYS.produce].sort((a, b) => a - b), [0, 3, 18]);
-  assert.deepEqual([...KAFKA_ROLE_API_KEYS.consume].sort((a, b) => a - b), [1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18]);
+test('roles expand to Cilium’s produce and consume key sets plus InitProducerId and OffsetForLeaderEpoch', () => {
+  assert.deepEqual([...KAFKA_ROLE_API_KEYS.produce].sort((a, b) => a - b), [0, 3, 18, 22]);
+  assert.deepEqual([...KAFKA_ROLE_API_KEYS.consume].sort((a, b) => a - b), [1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 23]);
   assert.equal(KAFKA_TOPIC_API_KEYS.has(37), true);
   assert.equal(KAFKA_TOPIC_API_KEYS.has(10), false);
+});
+
+test('the topic key list keeps every key Cilium had', () => {
+  for (const key of [0, 1, 2, 3, 4, 5, 6, 8, 9, 19, 20, 21, 23, 24, 27, 28, 34, 35, 37]) assert.equal(KAFKA_TOPIC_API_KEYS.has(key), true, `key ${key}`);
 });
 
 test('an empty rule list allows every request', () => {
@@ -66,6 +89,7 @@ test('an empty rule list allows every request', () => {
     allowed: true,
     matchedRuleIndexes: [],
     deniedTopics: [],
+    deniedGroups: [],
   });
 });
 
@@ -125,6 +149,7 @@ test('a topic rule allows a request for its topic only', () => {
     allowed: false,
     matchedRuleIndexes: [],
     deniedTopics: ['payments'],
+    deniedGroups: [],
   });
 });
 
@@ -134,11 +159,13 @@ test('a multi-topic request is denied when one of its topics is not allowed', ()
     allowed: true,
     matchedRuleIndexes: [0, 1],
     deniedTopics: [],
+    deniedGroups: [],
   });
   assert.deepEqual(matchKafkaRules(rules, request({ topics: ['orders', 'secrets', 'audit'] })), {
     allowed: false,
     matchedRuleIndexes: [0, 1],
     deniedTopics: ['secrets'],
+    deniedGroups: [],
   });
 });
 
@@ -148,6 +175,7 @@ test('a topic only counts as covered by a rule whose other fields also match', (
     allowed: false,
     matchedRuleIndexes: [0],
     deniedTopics: ['audit'],
+    deniedGroups: [],
   });
 });
 
@@ -157,6 +185,7 @@ test('a rule without a topic covers every topic of the request', () => {
     allowed: true,
     matchedRuleIndexes: [1],
     deniedTopics: [],
+    deniedGroups: [],
   });
 });
 
@@ -170,6 +199,7 @@ test('a Metadata request for all topics is denied by topic-scoped rules', () => 
     allowed: false,
     matchedRuleIndexes: [],
     deniedTopics: [],
+    deniedGroups: [],
   });
   assert.equal(allowed([rule({ role: 'produce' })], { apiKey: 3, topics: 'all' }), true);
 });

@@ -30,7 +30,8 @@ import { parseCidr, prefixContains } from '../cidr/index.js';
 import { isServiceName, readCidr } from './field-readers.js';
 import { checkRegex } from '../regex/index.js';
 import { validateMatchName, validateMatchPattern, validateServerName } from '../fqdn/index.js';
-import { kafkaApiKeyFromName } from '../l7/index.js';
+import { kafkaApiKeyFromName, kafkaApiKeyNames } from '../l7/index.js';
+import { editDistance } from './edit-distance.js';
 import { describe, formatPath, type Checker, type Field, type FieldSpec } from './checker.js';
 import { checkSelector } from './selector.js';
 import { icmpTypeFromName } from './icmp-types.js';
@@ -687,10 +688,16 @@ function checkHttpRule(c: Checker, f: Field): HttpRule | undefined {
 }
 
 const KAFKA_TOPIC = /^[a-zA-Z0-9._-]{1,255}$/;
+const KAFKA_TOPIC_HINT = 'topics are 1–255 characters of letters, digits, ".", "_" and "-"';
+/**
+ * Kafka itself takes any string as a group id; meshd asks for 1–255 printable characters so a rule
+ * cannot hide a control, format (zero-width) or unassigned character that no one can read back.
+ */
+const KAFKA_GROUP_ID = /^\P{C}{1,255}$/u;
 
 function checkKafkaRule(c: Checker, f: Field): KafkaRule | undefined {
   const before = c.problems.length;
-  const k = c.object(f.value, f.path, { known: ['role', 'apiKey', 'apiVersion', 'clientID', 'topic'] }, 'a Kafka rule');
+  const k = c.object(f.value, f.path, { known: ['role', 'apiKey', 'apiVersion', 'clientID', 'topic', 'topicPrefix', 'groupID'] }, 'a Kafka rule');
   if (!k) return undefined;
   const rule: KafkaRule = { position: c.positionOf(f.path) };
   const role = c.string(k.get('role'), 'role');
@@ -705,7 +712,13 @@ function checkKafkaRule(c: Checker, f: Field): KafkaRule | undefined {
   }
   if (apiKey !== undefined) {
     if (kafkaApiKeyFromName(apiKey) === undefined) {
-      c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('apiKey')!.path, `unknown Kafka apiKey "${apiKey}"`, 'use a name such as produce, fetch, offsets, metadata, offsetcommit, offsetfetch, findcoordinator, joingroup, heartbeat, leavegroup, syncgroup, apiversions, createtopics');
+      const suggestion = closestApiKeyName(apiKey);
+      c.report(
+        'MESHD_ERR_POLICY_INVALID_VALUE',
+        k.get('apiKey')!.path,
+        `unknown Kafka apiKey "${apiKey}"`,
+        `${suggestion ? `did you mean "${suggestion}"? ` : ''}use a Kafka API name, lower-case or not: produce, fetch, listoffsets (or offsets), metadata, offsetcommit, offsetfetch, findcoordinator, joingroup, heartbeat, leavegroup, syncgroup, apiversions, createtopics, initproducerid, ...`,
+      );
     } else rule.apiKey = apiKey.toLowerCase();
   }
   const version = c.integer(k.get('apiVersion'), 'apiVersion', 0, 32767, true);
@@ -714,10 +727,38 @@ function checkKafkaRule(c: Checker, f: Field): KafkaRule | undefined {
   if (clientID !== undefined) rule.clientID = clientID;
   const topic = c.string(k.get('topic'), 'topic');
   if (topic !== undefined) {
-    if (!KAFKA_TOPIC.test(topic)) c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('topic')!.path, `invalid Kafka topic "${topic}"`, 'topics are 1–255 characters of letters, digits, ".", "_" and "-"');
+    if (!KAFKA_TOPIC.test(topic)) c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('topic')!.path, `invalid Kafka topic "${topic}"`, KAFKA_TOPIC_HINT);
     else rule.topic = topic;
   }
+  const topicPrefix = c.string(k.get('topicPrefix'), 'topicPrefix');
+  if (topicPrefix !== undefined) {
+    if (topic !== undefined) {
+      c.report('MESHD_ERR_POLICY_CONFLICT', k.get('topicPrefix')!.path, 'a Kafka rule has topic or topicPrefix, not both', 'a topic rule already names one topic; use two rules to allow it and a prefix', 'key');
+    } else if (!KAFKA_TOPIC.test(topicPrefix)) {
+      c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('topicPrefix')!.path, `invalid Kafka topicPrefix "${topicPrefix}"`, `a prefix follows the topic rules: ${KAFKA_TOPIC_HINT}`);
+    } else rule.topicPrefix = topicPrefix;
+  }
+  const groupID = c.string(k.get('groupID'), 'groupID');
+  if (groupID !== undefined) {
+    if (!KAFKA_GROUP_ID.test(groupID)) {
+      c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('groupID')!.path, `invalid Kafka groupID ${JSON.stringify(groupID)}`, 'a group id is 1–255 printable characters (no control, format or unassigned characters)');
+    } else rule.groupID = groupID;
+  }
   return c.problems.length === before ? rule : undefined;
+}
+
+/** The accepted API name closest to a misspelling (edit distance ≤ 3), for the hint. */
+function closestApiKeyName(written: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const name of kafkaApiKeyNames()) {
+    const d = editDistance(written.toLowerCase(), name, bestDistance);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = name;
+    }
+  }
+  return best;
 }
 
 function checkIcmps(c: Checker, f: Field | undefined): IcmpField[] {

@@ -63,7 +63,7 @@ export interface FlowKey {
 
 export type L7Request =
   | { type: 'http'; method: string; path: string; host?: string; headers: Array<[string, string]> }
-  | { type: 'kafka'; apiKey: number; apiVersion: number; clientID?: string; topics: string[] | 'all' }
+  | { type: 'kafka'; apiKey: number; apiVersion: number; clientID?: string; topics: string[] | 'all'; groups?: string[] }
   | { type: 'dns'; query: string };
 
 export interface L7Evaluator {
@@ -116,7 +116,7 @@ export function lookupFlow(policy: DirectionPolicy, flow: FlowKey, request: L7Re
   if (!request || request.type !== l7Type) return { verdict: 'allowed', stage: 'l7', by: 'l7-pending', l7Type, entries: l7Entries };
   const matched = l7Entries.find((e) => l7Matches(e.l7!, request, evaluate));
   if (matched) return { verdict: 'allowed', stage: 'l7', by: matched.isL7VisibilityOnly ? 'l7-visibility-only' : 'l7-rule', entry: matched, l7Entries };
-  // Kafka needs every topic of a request covered, possibly by rules of different entries.
+  // Kafka needs every topic (and group) of a request covered, possibly by rules of different entries.
   if (request.type === 'kafka') {
     const all = l7Entries.flatMap((e) => (e.l7!.type === 'kafka' ? e.l7!.kafka : []));
     if (evaluate.kafka(all, request)) return { verdict: 'allowed', stage: 'l7', by: 'l7-rule', entry: l7Entries[0]!, l7Entries };

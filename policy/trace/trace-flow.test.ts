@@ -19,6 +19,7 @@ import {
   trace,
   type Flow,
 } from '../../test/fixtures/policy-builders.js';
+import type { L7Request } from '../index.js';
 
 // A shop with known line numbers, so `source` (file:line of the deciding rule) can be checked.
 // Line 13 is the toPorts entry with the HTTP rule, 16 the L3-only rule, 19 the deny.
@@ -200,6 +201,47 @@ test('a denied Kafka request names the API key and topic and the authorization e
   assertTrace(r, { verdict: 'denied', ingress: { verdict: 'denied', stage: 'l7', policy: 'default/kafka' } });
   assert.match(r.ingress.reason, /Kafka fetch v0 topics orders/);
   assert.match(r.ingress.reason, /authorization error/);
+});
+
+const consumerGroupPolicy = () =>
+  loadPolicies(
+    cnp('kafka', {
+      endpointSelector: sel({ app: 'kafka' }),
+      ingress: [{ fromEndpoints: [sel({ app: 'client' })], toPorts: [ports('9092/TCP', { kafka: [{ role: 'consume', topicPrefix: 'orders.', groupID: 'billing' }] })] }],
+    }),
+  );
+const toBroker = (request: L7Request) => trace(consumerGroupPolicy(), dnsEndpoints, { from: 'default/client', to: 'default/broker', port: '9092/tcp', request });
+const offsetCommit = (groups: string[], topics: string[]): L7Request => ({ type: 'kafka', apiKey: 8, apiVersion: 8, topics, groups });
+
+test('a Kafka request of an allowed consumer group names the group and is allowed', () => {
+  const r = toBroker(offsetCommit(['billing'], ['orders.eu']));
+  assertTrace(r, { verdict: 'allowed', ingress: { verdict: 'allowed', stage: 'l7', policy: 'default/kafka' } });
+  assert.equal(r.request, 'Kafka offsetcommit v8 topics orders.eu groups billing');
+});
+
+test('a denied consumer group is named in the reason with GROUP_AUTHORIZATION_FAILED', () => {
+  const r = toBroker(offsetCommit(['fraud'], ['orders.eu']));
+  assertTrace(r, { verdict: 'denied', ingress: { verdict: 'denied', stage: 'l7', policy: 'default/kafka' } });
+  assert.match(r.ingress.reason, /Kafka offsetcommit v8 topics orders\.eu groups fraud matches none of the 1 KAFKA rule\(s\) for this port: group\(s\) fraud not allowed/);
+  assert.match(r.ingress.reason, /\(the proxy answers with an authorization error, GROUP_AUTHORIZATION_FAILED\)$/);
+});
+
+test('a topic outside the prefix is named in the reason with TOPIC_AUTHORIZATION_FAILED', () => {
+  const r = toBroker(offsetCommit(['billing'], ['orders.eu', 'audit']));
+  assert.equal(r.verdict, 'denied');
+  assert.match(r.ingress.reason, /topic\(s\) audit not allowed/);
+  assert.match(r.ingress.reason, /TOPIC_AUTHORIZATION_FAILED/);
+});
+
+test('a group rule does not constrain Kafka requests that carry no group', () => {
+  assert.equal(toBroker({ type: 'kafka', apiKey: 1, apiVersion: 12, topics: ['orders.us'] }).verdict, 'allowed');
+  assert.equal(toBroker({ type: 'kafka', apiKey: 1, apiVersion: 12, topics: ['orders.us'], groups: ['fraud'] }).verdict, 'allowed');
+  assert.equal(toBroker({ type: 'kafka', apiKey: 11, apiVersion: 9, topics: [], groups: ['fraud'] }).verdict, 'denied');
+});
+
+test('the L7 hint of an untraced Kafka port names the group option', () => {
+  const r = trace(consumerGroupPolicy(), dnsEndpoints, { from: 'default/client', to: 'default/broker', port: '9092/tcp' });
+  assert.match(r.ingress.reason, /--kafka-group/);
 });
 
 test('an L3/L4 rule that overrides L7 says every request is allowed', () => {

@@ -9,7 +9,7 @@ import { LabelSet, type Label } from '../labels/index.js';
 import { parseCidr, parseIp, prefixContains, type Prefix } from '../cidr/index.js';
 import { IdentityAllocator, cidrIdentityLabels, reservedIdentityByName, RESERVED_IDENTITIES } from '../identity/index.js';
 import { compileFqdnMatcher, fqdnSelectorString } from '../fqdn/index.js';
-import { matchDnsRules, matchHttpRules, matchKafkaRules, kafkaApiKeyName } from '../l7/index.js';
+import { matchDnsRules, matchHttpRules, matchKafkaRules, kafkaApiKeyName, type KafkaRequestFacts } from '../l7/index.js';
 import { Repository, type Endpoint, type EndpointSpec } from '../resolve/repository.js';
 import { entryMatches, lookupFlow, type FlowKey, type L7Evaluator, type L7Request, type LookupResult, type PolicyEntry } from '../resolve/endpoint-policy.js';
 import { CIDR_GROUP_NAME_KEY, peerPrefixes } from '../resolve/peer-selectors.js';
@@ -96,9 +96,19 @@ export function traceFlow(opts: TraceOptions): TraceResult {
 
 const evaluator: L7Evaluator = {
   http: (rules, req) => matchHttpRules(rules, { method: req.method, path: req.path, headers: req.headers, ...(req.host !== undefined ? { host: req.host } : {}) }).matched,
-  kafka: (rules, req) => matchKafkaRules(rules, { apiKey: req.apiKey, apiVersion: req.apiVersion, topics: req.topics, ...(req.clientID !== undefined ? { clientID: req.clientID } : {}) }).allowed,
+  kafka: (rules, req) => matchKafkaRules(rules, kafkaFacts(req)).allowed,
   dns: (rules, req) => matchDnsRules(rules, req.query).allowed,
 };
+
+function kafkaFacts(req: Extract<L7Request, { type: 'kafka' }>): KafkaRequestFacts {
+  return {
+    apiKey: req.apiKey,
+    apiVersion: req.apiVersion,
+    topics: req.topics,
+    ...(req.clientID !== undefined ? { clientID: req.clientID } : {}),
+    ...(req.groups !== undefined ? { groups: req.groups } : {}),
+  };
+}
 
 interface RefContext {
   repo: Repository;
@@ -211,8 +221,10 @@ function describeRequest(req: L7Request): string {
   switch (req.type) {
     case 'http':
       return `HTTP ${req.method} ${req.path}${req.host ? ` (host ${req.host})` : ''}`;
-    case 'kafka':
-      return `Kafka ${kafkaApiKeyName(req.apiKey) ?? `api key ${req.apiKey}`}${req.apiVersion >= 0 ? ` v${req.apiVersion}` : ''}${req.topics === 'all' ? ' (all topics)' : req.topics.length ? ` topics ${req.topics.join(',')}` : ''}`;
+    case 'kafka': {
+      const groups = req.groups?.length ? ` groups ${req.groups.join(',')}` : '';
+      return `Kafka ${kafkaApiKeyName(req.apiKey) ?? `api key ${req.apiKey}`}${req.apiVersion >= 0 ? ` v${req.apiVersion}` : ''}${req.topics === 'all' ? ' (all topics)' : req.topics.length ? ` topics ${req.topics.join(',')}` : ''}${groups}`;
+    }
     case 'dns':
       return `DNS query ${req.query}`;
   }
@@ -257,7 +269,7 @@ function describeLookup(r: LookupResult, direction: 'egress' | 'ingress', req: L
         'denied',
         'l7',
         r.entries[0]!,
-        `${request} matches none of the ${countRules(r.entries)} ${r.l7Type.toUpperCase()} rule(s) for this port (${l7DenyAnswer(r.l7Type)})`,
+        `${request} matches none of the ${countRules(r.entries)} ${r.l7Type.toUpperCase()} rule(s) for this port${kafkaDenials(r.entries, req)} (${l7DenyAnswer(r.l7Type, r.entries, req)})`,
       );
   }
 }
@@ -267,11 +279,31 @@ function countRules(entries: PolicyEntry[]): number {
 }
 
 function l7Hint(type: string): string {
-  return type === 'http' ? 'give --http-method and --http-path' : type === 'kafka' ? 'give --kafka-api-key and --kafka-topic' : 'give --dns-query';
+  return type === 'http' ? 'give --http-method and --http-path' : type === 'kafka' ? 'give --kafka-api-key, --kafka-topic and --kafka-group' : 'give --dns-query';
 }
 
-function l7DenyAnswer(type: string): string {
-  return type === 'http' ? 'the proxy answers 403' : type === 'kafka' ? 'the proxy answers with an authorization error' : 'the DNS proxy answers REFUSED';
+/** What the proxy's Kafka filter would say: which groups and topics no rule allows. */
+function kafkaDenial(entries: PolicyEntry[], req: L7Request | undefined): { groups: string[]; topics: string[] } | undefined {
+  if (req?.type !== 'kafka') return undefined;
+  const m = matchKafkaRules(entries.flatMap((e) => (e.l7?.type === 'kafka' ? e.l7.kafka : [])), kafkaFacts(req));
+  return { groups: m.deniedGroups, topics: m.deniedTopics };
+}
+
+function kafkaDenials(entries: PolicyEntry[], req: L7Request | undefined): string {
+  const d = kafkaDenial(entries, req);
+  if (!d) return '';
+  const parts = [...(d.groups.length ? [`group(s) ${d.groups.join(',')}`] : []), ...(d.topics.length ? [`topic(s) ${d.topics.join(',')}`] : [])];
+  return parts.length ? `: ${parts.join(' and ')} not allowed` : '';
+}
+
+function l7DenyAnswer(type: string, entries: PolicyEntry[], req: L7Request | undefined): string {
+  if (type === 'kafka') {
+    // The filter answers with the error of what it denies, as a broker's authorizer would.
+    const d = kafkaDenial(entries, req);
+    const error = d?.groups.length ? 'GROUP_AUTHORIZATION_FAILED' : d?.topics.length ? 'TOPIC_AUTHORIZATION_FAILED' : undefined;
+    return `the proxy answers with an authorization error${error ? `, ${error}` : ''}`;
+  }
+  return type === 'http' ? 'the proxy answers 403' : 'the DNS proxy answers REFUSED';
 }
 
 /**

@@ -13,6 +13,10 @@ export interface KafkaRequestPlan {
   apiVersion?: number;
   clientId?: string;
   topic?: string;
+  /** meshd extension: topics starting with this; never with `topic`. */
+  topicPrefix?: string;
+  /** meshd extension: exact consumer/share group id. */
+  groupId?: string;
   role?: 'produce' | 'consume';
 }
 
@@ -30,6 +34,8 @@ export function buildKafkaPolicy(plan: KafkaPolicyPlan): KafkaPolicy {
         clientId: q.clientId ?? '',
         topic: q.topic ?? '',
         role: q.role ?? '',
+        topicPrefix: q.topicPrefix ?? '',
+        groupId: q.groupId ?? '',
       })),
     })),
   });
@@ -46,6 +52,8 @@ export function validateKafkaPolicy(policy: KafkaPolicy): ResourceProblem[] {
       if (q.role !== '' && q.role !== 'produce' && q.role !== 'consume') p.add(`rules[${i}].requests[${j}].role`, `unknown role "${q.role}"`);
       if (q.role !== '' && q.apiKeys.length > 0) p.add(`rules[${i}].requests[${j}]`, 'role and api_keys are exclusive');
       if (q.apiVersion !== undefined && q.apiVersion > 32767) p.add(`rules[${i}].requests[${j}].api_version`, `API version ${q.apiVersion} is not an int16`);
+      // The policy loader refuses both; a rule with both would silently need both to match.
+      if (q.topic !== '' && q.topicPrefix !== '') p.add(`rules[${i}].requests[${j}]`, 'topic and topic_prefix are exclusive');
     }),
   );
   return p.items;

@@ -16,7 +16,7 @@ import type { DownstreamTlsContext, UpstreamTlsContext } from '../generated/envo
 import { Cluster_DiscoveryType, Cluster_LbPolicy } from '../generated/envoy/config/cluster/v3/cluster_pb.js';
 import { HttpConnectionManager_PathWithEscapedSlashesAction } from '../generated/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import type { KafkaPolicy } from '../generated/meshd/filters/kafka/v1/kafka_pb.js';
-import { ACCESS_DENIED_BODY, envoyServerNames, meshdTypesInListener, serverNameRegex } from '../resources/index.js';
+import { ACCESS_DENIED_BODY, buildKafkaPolicy, envoyServerNames, meshdTypesInListener, serverNameRegex, validateKafkaPolicy } from '../resources/index.js';
 import { translateNode, XdsTranslateError, type IpCacheEntry, type Translation, type TranslationTarget } from './index.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
@@ -401,6 +401,8 @@ const KAFKA = cnp('kafka', 'web', `
         kafka:
         - {role: produce, topic: deathstar-plans}
         - {apiKey: fetch, apiVersion: 2, clientID: c1}
+        - {role: consume, topicPrefix: empire., groupID: imperial-archive}
+        - {apiKey: DescribeProducers, groupID: "team #1"}
 `);
 
 test('Kafka redirects carry meshd\'s KafkaPolicy for the built-in proxy and are skipped for Envoy', () => {
@@ -417,15 +419,39 @@ test('Kafka redirects carry meshd\'s KafkaPolicy for the built-in proxy and are 
   assert.equal(rule.remotes?.any, false);
   assert.equal(rule.remotes?.identities.length, 1);
   assert.deepEqual(
-    rule.requests.map((q) => ({ role: q.role, apiKeys: q.apiKeys, apiVersion: q.apiVersion, clientId: q.clientId, topic: q.topic })),
+    rule.requests.map((q) => ({ role: q.role, apiKeys: q.apiKeys, apiVersion: q.apiVersion, clientId: q.clientId, topic: q.topic, topicPrefix: q.topicPrefix, groupId: q.groupId })),
     [
-      { role: 'produce', apiKeys: [], apiVersion: undefined, clientId: '', topic: 'deathstar-plans' },
-      { role: '', apiKeys: [1], apiVersion: 2, clientId: 'c1', topic: '' },
+      { role: 'produce', apiKeys: [], apiVersion: undefined, clientId: '', topic: 'deathstar-plans', topicPrefix: '', groupId: '' },
+      { role: '', apiKeys: [1], apiVersion: 2, clientId: 'c1', topic: '', topicPrefix: '', groupId: '' },
+      { role: 'consume', apiKeys: [], apiVersion: undefined, clientId: '', topic: '', topicPrefix: 'empire.', groupId: 'imperial-archive' },
+      { role: '', apiKeys: [61], apiVersion: undefined, clientId: '', topic: '', topicPrefix: '', groupId: 'team #1' },
     ],
   );
+  // The frame limit is left to the proxy's default (0 = Kafka's 100 MiB socket.request.max.bytes).
+  assert.equal(kafka.maxFrameBytes, 0);
+  assert.deepEqual(validateKafkaPolicy(kafka), []);
   const envoy = translateYaml(KAFKA, [WEB, CLIENT], { target: 'envoy' });
   assert.deepEqual(envoy.listeners, []);
   assert.match(envoy.skipped[0]!.reason, /built-in proxy/);
+});
+
+test('a KafkaPolicy with both topic and topic_prefix in one request rule is refused by its validator', () => {
+  const policy = buildKafkaPolicy({
+    statPrefix: 'kafka',
+    endpoint: 'default/web',
+    endpointIps: ['10.0.0.1'],
+    direction: 'ingress',
+    destinationPorts: { start: 9092, end: 9092 },
+    defaultDeny: true,
+    denyRules: [],
+    rules: [{ name: 'r', remotes: { any: true, identities: [] }, l3l4Only: false, visibilityOnly: false, requests: [{ apiKeys: [], topic: 'orders', topicPrefix: 'orders.' }] }],
+    upstreamCluster: 'meshd/original-dst',
+  });
+  assert.equal(policy.rules[0]!.requests[0]!.topicPrefix, 'orders.');
+  assert.deepEqual(
+    validateKafkaPolicy(policy).map((p) => [p.path, p.message]),
+    [['rules[0].requests[0]', 'topic and topic_prefix are exclusive']],
+  );
 });
 
 test('DNS redirects become a TCP chain and a UDP listener filter for the built-in proxy', () => {

@@ -432,6 +432,8 @@ function kafkaRequests(e: PolicyEntry): KafkaRequestPlan[] {
     if (r.apiVersion !== undefined) plan.apiVersion = r.apiVersion;
     if (r.clientID) plan.clientId = r.clientID;
     if (r.topic) plan.topic = r.topic;
+    if (r.topicPrefix) plan.topicPrefix = r.topicPrefix;
+    if (r.groupID) plan.groupId = r.groupID;
     return plan;
   });
 }

@@ -1,5 +1,10 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { captureIo } from '../cli-io.js';
+import { main } from '../main.js';
 import { parseHttpHeader, parsePort, parseTraceOptions } from './policy-trace.js';
 import { COMMANDS } from '../commands.js';
 import type { CommandSpec } from '../command-spec.js';
@@ -35,13 +40,25 @@ test('an HTTP trace command line becomes typed trace options', () => {
 
 test('Kafka options keep a numeric API key as a number and every topic in order', () => {
   const { l7 } = options('--kafka-api-key', '0', '--kafka-api-version', '9', '--kafka-topic', 'empire-announce', '--kafka-topic', 'deathstar-plans');
-  assert.deepEqual(l7, { type: 'kafka', apiKey: 0, apiVersion: 9, topics: ['empire-announce', 'deathstar-plans'] });
+  assert.deepEqual(l7, { type: 'kafka', apiKey: 0, apiVersion: 9, topics: ['empire-announce', 'deathstar-plans'], groups: [] });
   assert.deepEqual(options('--kafka-api-key', 'produce', '--kafka-client-id', 'xwing').l7, {
     type: 'kafka',
     apiKey: 'produce',
     clientID: 'xwing',
     topics: [],
+    groups: [],
   });
+});
+
+test('--kafka-group is repeatable and keeps every group in order', () => {
+  assert.deepEqual(options('--kafka-api-key', 'joingroup', '--kafka-group', 'billing', '--kafka-group', 'audit team').l7, {
+    type: 'kafka',
+    apiKey: 'joingroup',
+    topics: [],
+    groups: ['billing', 'audit team'],
+  });
+  // A group alone is a Kafka option too, so the API key is still asked for.
+  assert.equal(options('--kafka-group', 'billing').l7?.type, 'kafka');
 });
 
 test('a DNS query becomes a dns request, and no L7 option means a plain L3/L4 trace', () => {
@@ -51,6 +68,7 @@ test('a DNS query becomes a dns request, and no L7 option means a plain L3/L4 tr
 
 test('options of two L7 protocols in one flow are refused', () => {
   assert.throws(() => options('--http-method', 'GET', '--dns-query', 'x.example'), { code: 'MESHD_ERR_USAGE', message: /one L7 protocol/ });
+  assert.throws(() => options('--kafka-group', 'g', '--http-method', 'GET'), { code: 'MESHD_ERR_USAGE', message: /one L7 protocol/ });
 });
 
 test('--port takes N/tcp or N/udp and nothing else', () => {
@@ -77,4 +95,58 @@ test('a second value after a repeatable option is refused with a hint to repeat 
     message: "unexpected argument 'b.yaml'",
     hint: /repeat --policies/,
   });
+});
+
+// ---- consumer groups, end to end through the command ------------------------------------------
+
+const scratch = mkdtempSync(join(tmpdir(), 'meshd-trace-kafka-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+const groupPolicies = join(scratch, 'kafka-groups.yaml');
+writeFileSync(
+  groupPolicies,
+  `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: broker, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: kafka}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: billing}}]
+      toPorts:
+        - ports: [{port: "9092", protocol: TCP}]
+          rules:
+            kafka:
+              - {role: consume, topicPrefix: invoices., groupID: billing}
+`,
+);
+const groupEndpoints = join(scratch, 'endpoints.yaml');
+writeFileSync(groupEndpoints, '- {name: broker, namespace: shop, labels: {app: kafka}}\n- {name: billing, namespace: shop, labels: {app: billing}}\n');
+
+async function traceGroups(...extra: string[]) {
+  const io = captureIo();
+  const status = await main(['policy', 'trace', '--policies', groupPolicies, '--endpoints', groupEndpoints, '--from', 'shop/billing', '--to', 'shop/broker', '--port', '9092/tcp', ...extra], io);
+  return { status, out: io.out, err: io.err };
+}
+
+test("'policy trace --kafka-group' exits 0 for the rule's group and names it in the request", async () => {
+  const { status, out } = await traceGroups('--kafka-api-key', 'OffsetCommit', '--kafka-group', 'billing', '--kafka-topic', 'invoices.eu');
+  assert.equal(status, 0, out);
+  assert.match(out, /^allowed {2}shop\/billing -> shop\/broker 9092\/tcp {2}Kafka offsetcommit topics invoices\.eu groups billing\n/);
+});
+
+test("'policy trace --kafka-group' exits 1 for another group and says which group is not allowed", async () => {
+  const { status, out } = await traceGroups('--kafka-api-key', 'joingroup', '--kafka-group', 'fraud', '-o', 'json');
+  assert.equal(status, 1);
+  const result = JSON.parse(out);
+  assert.equal(result.request, 'Kafka joingroup groups fraud');
+  assert.equal(result.ingress.verdict, 'denied');
+  assert.match(result.ingress.reason, /group\(s\) fraud not allowed/);
+  assert.match(result.ingress.reason, /GROUP_AUTHORIZATION_FAILED/);
+});
+
+test("'policy trace' with a Kafka API name of today's protocol traces it; an unknown one is a usage error (exit 2)", async () => {
+  const fetch = await traceGroups('--kafka-api-key', 'ListOffsets', '--kafka-topic', 'invoices.eu');
+  assert.equal(fetch.status, 0, fetch.out);
+  const bad = await traceGroups('--kafka-api-key', 'joingrup', '--kafka-group', 'billing');
+  assert.equal(bad.status, 2);
+  assert.match(bad.err, /unknown Kafka API key 'joingrup'/);
 });

@@ -23,7 +23,7 @@ export interface TraceOptions {
 
 export type TraceL7Request =
   | { type: 'http'; method?: string; path?: string; host?: string; headers: HttpHeader[] }
-  | { type: 'kafka'; apiKey?: string | number; apiVersion?: number; clientID?: string; topics: string[] }
+  | { type: 'kafka'; apiKey?: string | number; apiVersion?: number; clientID?: string; topics: string[]; groups: string[] }
   | { type: 'dns'; query: string };
 
 export interface HttpHeader {
@@ -73,8 +73,16 @@ function toEngineRequest(l7: TraceL7Request | undefined): L7Request | undefined 
     case 'kafka': {
       if (l7.apiKey === undefined) throw new UsageError('--kafka-api-key is required with the other --kafka-* options', 'for example --kafka-api-key produce');
       const apiKey = parseKafkaApiKeyArg(String(l7.apiKey));
-      if (apiKey === undefined) throw new UsageError(`unknown Kafka API key '${l7.apiKey}'`, 'use a name such as produce, fetch, metadata, or a number');
-      return { type: 'kafka', apiKey, apiVersion: l7.apiVersion ?? -1, ...(l7.clientID !== undefined ? { clientID: l7.clientID } : {}), topics: l7.topics };
+      if (apiKey === undefined) throw new UsageError(`unknown Kafka API key '${l7.apiKey}'`, 'use a Kafka API name such as produce, fetch, metadata, joingroup, offsetcommit (any case), or a number');
+      return {
+        type: 'kafka',
+        apiKey,
+        apiVersion: l7.apiVersion ?? -1,
+        ...(l7.clientID !== undefined ? { clientID: l7.clientID } : {}),
+        topics: l7.topics,
+        // Given or not, groups only matter for API keys whose requests carry them (JoinGroup, OffsetCommit, ...).
+        groups: l7.groups,
+      };
     }
     case 'dns':
       return { type: 'dns', query: l7.query };
@@ -157,6 +165,7 @@ function parseL7Request(args: ParsedArgs): TraceL7Request | undefined {
       ...optional('apiVersion', apiVersion === undefined ? undefined : parseApiVersion(apiVersion)),
       ...optional('clientID', getString(args, 'kafka-client-id')),
       topics: getList(args, 'kafka-topic'),
+      groups: getList(args, 'kafka-group'),
     };
   }
   const query = getString(args, 'dns-query');

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file meshd/filters/kafka/v1/kafka.proto.
  */
 export const file_meshd_filters_kafka_v1_kafka: GenFile = /*@__PURE__*/
-  fileDesc("CiJtZXNoZC9maWx0ZXJzL2thZmthL3YxL2thZmthLnByb3RvEhZtZXNoZC5maWx0ZXJzLmthZmthLnYxIvgCCgtLYWZrYVBvbGljeRITCgtzdGF0X3ByZWZpeBgBIAEoCRIQCghlbmRwb2ludBgCIAEoCRI1CglkaXJlY3Rpb24YAyABKA4yIi5tZXNoZC5maWx0ZXJzLmNvbW1vbi52MS5EaXJlY3Rpb24SFAoMZGVmYXVsdF9kZW55GAQgASgIEjUKCmRlbnlfcnVsZXMYBSADKAsyIS5tZXNoZC5maWx0ZXJzLmNvbW1vbi52MS5EZW55UnVsZRI0CgVydWxlcxgGIAMoCzIlLm1lc2hkLmZpbHRlcnMua2Fma2EudjEuS2Fma2FQZWVyUnVsZRIzCgh1cHN0cmVhbRgHIAEoCzIhLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlVwc3RyZWFtEhQKDGVuZHBvaW50X2lwcxgIIAMoCRI9ChFkZXN0aW5hdGlvbl9wb3J0cxgJIAEoCzIiLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlBvcnRSYW5nZSLrAQoNS2Fma2FQZWVyUnVsZRIMCgRuYW1lGAEgASgJEjEKB3JlbW90ZXMYAiABKAsyIC5tZXNoZC5maWx0ZXJzLmNvbW1vbi52MS5SZW1vdGVzEjEKBXBvcnRzGAMgASgLMiIubWVzaGQuZmlsdGVycy5jb21tb24udjEuUG9ydFJhbmdlEhEKCWwzbDRfb25seRgEIAEoCBIXCg92aXNpYmlsaXR5X29ubHkYBSABKAgSOgoIcmVxdWVzdHMYBiADKAsyKC5tZXNoZC5maWx0ZXJzLmthZmthLnYxLkthZmthUmVxdWVzdFJ1bGUifgoQS2Fma2FSZXF1ZXN0UnVsZRIQCghhcGlfa2V5cxgBIAMoDRIYCgthcGlfdmVyc2lvbhgCIAEoDUgAiAEBEhEKCWNsaWVudF9pZBgDIAEoCRINCgV0b3BpYxgEIAEoCRIMCgRyb2xlGAUgASgJQg4KDF9hcGlfdmVyc2lvbmIGcHJvdG8z", [file_meshd_filters_common_v1_policy]);
+  fileDesc("CiJtZXNoZC9maWx0ZXJzL2thZmthL3YxL2thZmthLnByb3RvEhZtZXNoZC5maWx0ZXJzLmthZmthLnYxIpEDCgtLYWZrYVBvbGljeRITCgtzdGF0X3ByZWZpeBgBIAEoCRIQCghlbmRwb2ludBgCIAEoCRI1CglkaXJlY3Rpb24YAyABKA4yIi5tZXNoZC5maWx0ZXJzLmNvbW1vbi52MS5EaXJlY3Rpb24SFAoMZGVmYXVsdF9kZW55GAQgASgIEjUKCmRlbnlfcnVsZXMYBSADKAsyIS5tZXNoZC5maWx0ZXJzLmNvbW1vbi52MS5EZW55UnVsZRI0CgVydWxlcxgGIAMoCzIlLm1lc2hkLmZpbHRlcnMua2Fma2EudjEuS2Fma2FQZWVyUnVsZRIzCgh1cHN0cmVhbRgHIAEoCzIhLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlVwc3RyZWFtEhQKDGVuZHBvaW50X2lwcxgIIAMoCRI9ChFkZXN0aW5hdGlvbl9wb3J0cxgJIAEoCzIiLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlBvcnRSYW5nZRIXCg9tYXhfZnJhbWVfYnl0ZXMYCiABKA0i6wEKDUthZmthUGVlclJ1bGUSDAoEbmFtZRgBIAEoCRIxCgdyZW1vdGVzGAIgASgLMiAubWVzaGQuZmlsdGVycy5jb21tb24udjEuUmVtb3RlcxIxCgVwb3J0cxgDIAEoCzIiLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlBvcnRSYW5nZRIRCglsM2w0X29ubHkYBCABKAgSFwoPdmlzaWJpbGl0eV9vbmx5GAUgASgIEjoKCHJlcXVlc3RzGAYgAygLMigubWVzaGQuZmlsdGVycy5rYWZrYS52MS5LYWZrYVJlcXVlc3RSdWxlIqYBChBLYWZrYVJlcXVlc3RSdWxlEhAKCGFwaV9rZXlzGAEgAygNEhgKC2FwaV92ZXJzaW9uGAIgASgNSACIAQESEQoJY2xpZW50X2lkGAMgASgJEg0KBXRvcGljGAQgASgJEgwKBHJvbGUYBSABKAkSFAoMdG9waWNfcHJlZml4GAYgASgJEhAKCGdyb3VwX2lkGAcgASgJQg4KDF9hcGlfdmVyc2lvbmIGcHJvdG8z", [file_meshd_filters_common_v1_policy]);
 
 /**
  * How the filter decides a request, for a peer P on port N:
@@ -25,8 +25,10 @@ export const file_meshd_filters_kafka_v1_kafka: GenFile = /*@__PURE__*/
  *   2. no rule covers (P, N): refused when `default_deny`, else allowed;
  *   3. a covering rule with `l3l4_only` or `visibility_only` allows every request;
  *   4. otherwise the request is allowed when the requests of all covering rules, taken as one list,
- *      allow it (Cilium: a multi-topic request needs every topic covered by some rule); denied
- *      requests get the API's own error response (TOPIC_AUTHORIZATION_FAILED).
+ *      allow it (policy/l7/match-kafka-rules.ts matchKafkaRuleSpecs: a multi-topic request needs
+ *      every topic covered by some rule, a request naming groups every group, and each (group,
+ *      topic) pair one rule); denied requests get the API's own error response
+ *      (TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, ...).
  *
  * @generated from message meshd.filters.kafka.v1.KafkaPolicy
  */
@@ -81,6 +83,14 @@ export type KafkaPolicy = Message<"meshd.filters.kafka.v1.KafkaPolicy"> & {
    * @generated from field: meshd.filters.common.v1.PortRange destination_ports = 9;
    */
   destinationPorts?: PortRange | undefined;
+
+  /**
+   * Largest request or response frame the filter accepts, in bytes (the 4-byte size prefix
+   * excluded); a larger one closes the connection. 0 = 104857600, Kafka's socket.request.max.bytes.
+   *
+   * @generated from field: uint32 max_frame_bytes = 10;
+   */
+  maxFrameBytes: number;
 };
 
 /**
@@ -168,7 +178,8 @@ export type KafkaRequestRule = Message<"meshd.filters.kafka.v1.KafkaRequestRule"
   clientId: string;
 
   /**
-   * Exact topic; empty = any. Only constrains API keys whose requests carry topics.
+   * Exact topic; empty = any. Only constrains API keys whose requests carry topics
+   * (policy/l7/kafka-api-keys.ts KAFKA_TOPIC_API_KEYS).
    *
    * @generated from field: string topic = 4;
    */
@@ -181,6 +192,22 @@ export type KafkaRequestRule = Message<"meshd.filters.kafka.v1.KafkaRequestRule"
    * @generated from field: string role = 5;
    */
   role: string;
+
+  /**
+   * meshd extension: topics starting with this; empty = any. Constrains the same keys as `topic`;
+   * never set with `topic`.
+   *
+   * @generated from field: string topic_prefix = 6;
+   */
+  topicPrefix: string;
+
+  /**
+   * meshd extension: exact consumer/share group id; empty = any. Only constrains API keys whose
+   * requests carry group ids (KAFKA_GROUP_API_KEYS).
+   *
+   * @generated from field: string group_id = 7;
+   */
+  groupId: string;
 };
 
 /**
