@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka demo bench bench-bpf bench-xds bench-http bench-kafka lint clean
+.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka demo bench bench-bpf bench-xds bench-http bench-kafka lint clean
 
 NODE ?= node
 
@@ -63,6 +63,14 @@ bench-http: build
 
 bench-kafka: build
 	@$(NODE) dist/bench/kafka.js
+
+# Regenerate the Kafka codec's schema extract and generated types. KAFKA_SCHEMAS is the
+# clients/src/main/resources/common/message directory of an apache/kafka checkout; without it only
+# generated/messages.ts is rebuilt from the committed messages.json.
+KAFKA_SCHEMAS ?=
+gen-kafka:
+	@if [ -n "$(KAFKA_SCHEMAS)" ]; then $(NODE) scripts/kafka-schemas/extract.mjs $(KAFKA_SCHEMAS); fi
+	@$(NODE) scripts/kafka-schemas/generate.mjs
 
 clean:
 	rm -rf dist build bpf/addon/build
