@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka demo bench bench-bpf bench-xds bench-http bench-kafka lint clean
+.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns demo bench bench-bpf bench-xds bench-http bench-kafka lint clean
 
 NODE ?= node
 
@@ -45,6 +45,9 @@ test-proxy: build
 
 test-kafka: build
 	@$(NODE) scripts/run-tests.mjs kafka
+
+test-dns: build
+	@$(NODE) scripts/run-tests.mjs dns
 
 demo: build
 	@bash scripts/demo.sh

@@ -10,6 +10,7 @@
 //            (except Kafka)
 //   kafka  — proxylib/kafka/**/*.test.js and test/kafka/: the Kafka codecs, filter, fixture broker and
 //            real clients (kafkajs, kcat)
+//   dns    — proxylib/dns/**/*.test.js and test/dns/: the DNS proxy with dnsmasq, dig and pods
 //   all    — all of the above
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -36,19 +37,21 @@ const isFuzz = (p) => p.startsWith('dist/test/fuzz/');
 const isBpf = (p) => p.startsWith('dist/bpf/') || p.startsWith('dist/test/datapath/');
 const isXds = (p) => p.startsWith('dist/xds/') || p.startsWith('dist/test/xds/');
 const isKafka = (p) => p.startsWith('dist/proxylib/kafka/') || p.startsWith('dist/test/kafka/');
-const isProxy = (p) => !isKafka(p) && (p.startsWith('dist/proxylib/') || p.startsWith('dist/test/proxy/'));
+const isDns = (p) => p.startsWith('dist/proxylib/dns/') || p.startsWith('dist/test/dns/');
+const isProxy = (p) => !isKafka(p) && !isDns(p) && (p.startsWith('dist/proxylib/') || p.startsWith('dist/test/proxy/'));
 const pick = {
-  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p) && !isKafka(p),
+  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p) && !isKafka(p) && !isDns(p),
   corpus: isCorpus,
   fuzz: isFuzz,
   bpf: isBpf,
   xds: isXds,
   proxy: isProxy,
   kafka: isKafka,
+  dns: isDns,
   all: () => true,
 }[suite];
 if (!pick) {
-  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|kafka|all [substring]`);
+  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|kafka|dns|all [substring]`);
   process.exit(2);
 }
 const files = all.filter(pick).filter((p) => !filter || p.includes(filter));
