@@ -1,0 +1,29 @@
+// Kafka's protocol error codes that the proxy writes or reads (org.apache.kafka.common.protocol.Errors).
+// Only the ones meshd uses; the numbers are wire facts and never change.
+
+export const KAFKA_ERROR = {
+  UNKNOWN_SERVER_ERROR: -1,
+  NONE: 0,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  TOPIC_AUTHORIZATION_FAILED: 29,
+  GROUP_AUTHORIZATION_FAILED: 30,
+  CLUSTER_AUTHORIZATION_FAILED: 31,
+  UNSUPPORTED_VERSION: 35,
+  INVALID_REQUEST: 42,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
+  DELEGATION_TOKEN_AUTHORIZATION_FAILED: 65,
+  UNKNOWN_TOPIC_ID: 100,
+} as const;
+
+export type KafkaErrorName = keyof typeof KAFKA_ERROR;
+
+/** The codes a deny response may carry as "you are not allowed" (what tests look for). */
+export const KAFKA_AUTHORIZATION_ERRORS: ReadonlySet<number> = new Set([
+  KAFKA_ERROR.TOPIC_AUTHORIZATION_FAILED,
+  KAFKA_ERROR.GROUP_AUTHORIZATION_FAILED,
+  KAFKA_ERROR.CLUSTER_AUTHORIZATION_FAILED,
+  KAFKA_ERROR.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+  KAFKA_ERROR.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+]);
