@@ -77,3 +77,5 @@ export { handleHttp1Connection, createHttp1Handler, http1PoolOf, Http1Pool } fro
 export type { Http1PoolOptions, Http1PoolStats } from './http1/index.js';
 export * from './http2/index.js';
 export { isFlowObserved, publishFlow, subscribeFlows } from './flow/index.js';
+// The Kafka filter (codec, per-API semantics, the filter); importing it registers the filter.
+export * from './kafka/index.js';

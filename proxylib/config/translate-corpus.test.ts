@@ -10,7 +10,11 @@ import type { envoy, Translation } from '../../xds/index.js';
 import { buildCorpusNode, corpusEndpoints, docsExamples, loadableCorpusInputs, translateCorpusNode } from '../../test/xds/corpus-node.js';
 import { compileCluster, compileListener, compileLoadAssignment, compileRouteConfiguration, compileSecret, referencesOfCluster, referencesOfListener, type ConfigProblem, type ConnectionFacts } from './index.js';
 
-const MESHD_FILTER = /^meshd\.filters\.(kafka|dns)\./;
+// Importing the Kafka entry registers its filter, so every translated Kafka listener must compile;
+// DNS listeners are still refused here.
+import '../kafka/index.js';
+
+const MESHD_FILTER = /^meshd\.filters\.dns\./;
 
 /** The translation for a node holding the policies and endpoints (no CIDR identities). */
 function translate(policies: Policy[], endpoints: EndpointSpec[], target: 'builtin' | 'envoy' = 'builtin'): Translation {

@@ -68,7 +68,33 @@ export interface KafkaFlowRecord extends FlowBase {
     /** The error code of the response the proxy answered a denied request with. */
     errorCode?: number | undefined;
   };
+  /** ERROR records: the decoder's (or the upstream framer's) message, e.g. for kafka_malformed_request. */
+  detail?: string | undefined;
   upstream?: { cluster: string; address: string; port: number } | undefined;
 }
 
-export type FlowRecord = HttpFlowRecord | TcpFlowRecord | KafkaFlowRecord;
+/** One DNS query the DNS proxy (proxylib/dns) handled, over UDP or TCP. */
+export interface DnsFlowRecord extends FlowBase {
+  type: 'dns';
+  /** The transport the client used. */
+  protocol: 'udp' | 'tcp';
+  dns: {
+    /** The client's query id. */
+    id: number;
+    /** Question[0]'s name, lower-case, no trailing dot ('' when the query was unreadable). */
+    query: string;
+    /** Question[0]'s type ('A', 'AAAA', 'TYPE65'...; '' when unreadable). */
+    qtype: string;
+    /** RCODE of the answer the client got ('NOERROR', 'REFUSED', 'SERVFAIL'...; '' when none was sent). */
+    rcode: string;
+    /** A and AAAA addresses of the answer (allowed queries). */
+    ips: string[];
+    /** The answer carried TC (the client retries over TCP). */
+    truncated: boolean;
+    /** The answer observer (the learning side): how long the answer was held, and how the hold ended. */
+    observer?: { heldMs: number; outcome: 'done' | 'timeout' | 'error' } | undefined;
+  };
+  upstream?: { cluster: string; address: string; port: number } | undefined;
+}
+
+export type FlowRecord = HttpFlowRecord | TcpFlowRecord | KafkaFlowRecord | DnsFlowRecord;

@@ -1,7 +1,8 @@
 // Everything between accept and the protocol handler, in Envoy's order: original destination →
 // tls_inspector (peek the ClientHello) → filter chain selection → the chain's transport socket (TLS
 // termination) → network filters (RBAC) → the terminal filter: tcp_proxy, or the HTTP connection
-// manager's codec (ALPN, else the HTTP/2 prior-knowledge preface, else HTTP/1.1).
+// manager's codec (ALPN, else the HTTP/2 prior-knowledge preface, else HTTP/1.1), or a meshd filter
+// (Kafka) registered with registerNetworkFilter, whose compiled config takes the connection itself.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ConnectionFacts, FilterChainConfig } from '../config/types.js';
@@ -17,7 +18,7 @@ import { detectH2Preface, H2_PREFACE_LENGTH, peekSocket } from './peek.js';
 import { runTcpProxy } from './tcp-proxy.js';
 import { CLIENT_HELLO_PEEK_LIMIT, inspectClientHello } from './tls-inspector.js';
 import type { DownstreamTlsTerminator } from './tls-termination.js';
-import type { CoarseClock, DownstreamConnection, ProxyLogger, SocketEndpoint } from './types.js';
+import type { CoarseClock, DownstreamConnection, MeshdFilterConnection, MeshdTerminalFilter, ProxyLogger, SocketEndpoint } from './types.js';
 
 /** What the listener manager tracks of one accepted connection, for draining and shutdown. */
 export interface ConnectionEntry {
@@ -29,8 +30,8 @@ export interface ConnectionEntry {
   conn: ListenerDownstreamConnection | undefined;
   /** The socket in use (the TLSSocket after termination). */
   socket: Socket | TLSSocket;
-  /** setup: listener filters, TLS handshake, codec sniff — no request has started yet. */
-  phase: 'setup' | 'http' | 'tcp';
+  /** setup: listener filters, TLS handshake, codec sniff — no request has started yet. meshd: a meshd filter (Kafka) runs it. */
+  phase: 'setup' | 'http' | 'tcp' | 'meshd';
   draining: boolean;
 }
 
@@ -233,6 +234,36 @@ export async function setUpConnection(entry: ConnectionEntry, env: SetupEnvironm
     });
     return;
   }
+  if (terminal?.kind === 'meshd' && isMeshdTerminalFilter(terminal.config)) {
+    const conn = new ListenerDownstreamConnection({
+      socket,
+      facts: downstreamFacts,
+      connectionFacts: facts,
+      listener,
+      chain,
+      scheme: chain.downstreamTls ? 'https' : 'http',
+      negotiatedAlpn,
+      originalDestination: destination,
+      sourceIdentity,
+      destinationIdentity,
+      acceptedAtMs,
+      view: env.view,
+      clusters: env.clusters,
+      clock: env.clock,
+      identityOf: env.identityOf,
+      logger: env.logger,
+    });
+    if (entry.draining || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    // entry.conn carries the drain signal: the listener manager calls its startDrain(), which runs
+    // the filter's onDrain callbacks (finish in-flight requests, then close).
+    entry.conn = conn;
+    entry.phase = 'meshd';
+    handOverToMeshdFilter(terminal.config, meshdConnectionOf(conn, terminal.typeName, flow, remote, chain.downstreamTls !== undefined), env, chain);
+    return;
+  }
   if (terminal?.kind !== 'http_connection_manager') {
     env.logger?.warn({ listener: listener.name, chain: chain.name, filter: terminal?.name }, 'terminal network filter not implemented by the listener; closing');
     socket.destroy();
@@ -273,6 +304,51 @@ export async function setUpConnection(entry: ConnectionEntry, env: SetupEnvironm
   entry.conn = conn;
   entry.phase = 'http';
   handOver(conn, protocol, env, chain);
+}
+
+/** True for a compiled meshd filter config that runs connections (MeshdTerminalFilter). */
+export function isMeshdTerminalFilter(config: unknown): config is MeshdTerminalFilter {
+  return typeof config === 'object' && config !== null && typeof (config as { handleConnection?: unknown }).handleConnection === 'function';
+}
+
+function meshdConnectionOf(conn: ListenerDownstreamConnection, typeName: string, flow: FlowFacts, source: SocketEndpoint, downstreamTls: boolean): MeshdFilterConnection {
+  return {
+    socket: conn.socket,
+    source,
+    destination: conn.originalDestination,
+    sourceIdentity: conn.sourceIdentity,
+    destinationIdentity: conn.destinationIdentity,
+    listenerName: conn.listenerName,
+    filterChainName: conn.filterChainName,
+    downstreamTls,
+    acceptedAtMs: conn.acceptedAtMs,
+    currentConfig: () => {
+      const chain = conn.currentChain();
+      const terminal = chain?.networkFilters[chain.networkFilters.length - 1];
+      return terminal?.kind === 'meshd' && terminal.typeName === typeName ? terminal.config : undefined;
+    },
+    clusters: conn.clusters,
+    clock: conn.clock,
+    logger: conn.logger,
+    identityOf: (ip) => conn.identityOf(ip),
+    publishFlow: (record) => conn.publishFlow(record),
+    publishConnectionFlow: (outcome) => flow.publishTcp(conn.filterChainName, outcome),
+    onDrain: (callback) => conn.onDrain(callback),
+    get draining() {
+      return conn.draining;
+    },
+  };
+}
+
+function handOverToMeshdFilter(filter: MeshdTerminalFilter, conn: MeshdFilterConnection, env: SetupEnvironment, chain: FilterChainConfig): void {
+  try {
+    filter.handleConnection(conn);
+  } catch (err) {
+    // A bug in a filter must cost one connection, not the process.
+    env.logger?.error({ err, listener: conn.listenerName, chain: chain.name }, 'meshd filter threw while taking a connection');
+    conn.socket.destroy();
+    conn.publishConnectionFlow({ verdict: 'ERROR', reason: 'filter_error', policy: undefined, upstream: undefined, bytesSent: 0, bytesReceived: 0 });
+  }
 }
 
 function handOver(conn: ListenerDownstreamConnection, protocol: 'http1' | 'http2', env: SetupEnvironment, chain: FilterChainConfig): void {

@@ -6,6 +6,8 @@ export type {
   CoarseTimer,
   DownstreamConnection,
   ListenerManagerDeps,
+  MeshdFilterConnection,
+  MeshdTerminalFilter,
   OriginalDestinationResolver,
   ProxyLogger,
   SocketEndpoint,

@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ConnectionFacts, HcmConfig, RouteTable } from '../config/types.js';
 import type { ConfigView } from '../config-store/types.js';
 import type { DownstreamFacts } from '../hcm/types.js';
-import type { FlowRecord } from '../flow/types.js';
+import type { FlowRecord, TcpFlowRecord } from '../flow/types.js';
 import type { ClusterManager } from '../upstream/types.js';
 
 export interface SocketEndpoint {
@@ -87,6 +87,50 @@ export interface DownstreamConnection {
   onDrain(callback: () => void): () => void;
   readonly draining: boolean;
   readonly logger: ProxyLogger | undefined;
+}
+
+/**
+ * What a meshd terminal network filter (Kafka; DNS over TCP next) gets of one accepted connection,
+ * after chain selection, TLS termination and the chain's network RBAC filters — the same point where
+ * tcp_proxy and the HTTP connection manager take over. The filter owns the socket from then on.
+ */
+export interface MeshdFilterConnection {
+  /** PAUSED, half-open capable; see DownstreamConnection.socket. 'error' is already handled (logged). */
+  readonly socket: Socket | TLSSocket;
+  /** The downstream peer (the socket's remote address). */
+  readonly source: SocketEndpoint;
+  /** The original destination (after original_dst; the local address when not redirected). */
+  readonly destination: SocketEndpoint;
+  /** Security identities from the ipcache (undefined when unknown or no resolver). */
+  readonly sourceIdentity: number | undefined;
+  readonly destinationIdentity: number | undefined;
+  readonly listenerName: string;
+  readonly filterChainName: string;
+  /** True when the chain terminated TLS. */
+  readonly downstreamTls: boolean;
+  readonly acceptedAtMs: number;
+  /**
+   * The filter's compiled config in the CURRENT config (same listener, chain by name, same filter
+   * type): a listener update reaches the next request on an existing connection. undefined → the
+   * chain is gone: finish in-flight work and close (the connection is draining).
+   */
+  currentConfig(): unknown;
+  readonly clusters: ClusterManager;
+  readonly clock: CoarseClock;
+  readonly logger: ProxyLogger | undefined;
+  identityOf(ip: string): number | undefined;
+  /** Publishes on `meshd:flow` (no-op when nobody subscribes). */
+  publishFlow(record: FlowRecord): void;
+  /** A connection-level record (refused at accept, upstream unreachable): type 'tcp', this connection's peers. */
+  publishConnectionFlow(outcome: Pick<TcpFlowRecord, 'verdict' | 'reason' | 'policy' | 'upstream' | 'bytesSent' | 'bytesReceived'>): void;
+  /** As DownstreamConnection.onDrain: listener removed, chain gone, proxy closing. */
+  onDrain(callback: () => void): () => void;
+  readonly draining: boolean;
+}
+
+/** A meshd filter's compiled config (NetworkFilterConfig kind 'meshd') that runs connections. */
+export interface MeshdTerminalFilter {
+  handleConnection(conn: MeshdFilterConnection): void;
 }
 
 /** The slice of a pino-style logger the proxy uses (object first, message second). */
