@@ -79,3 +79,5 @@ export * from './http2/index.js';
 export { isFlowObserved, publishFlow, subscribeFlows } from './flow/index.js';
 // The Kafka filter (codec, per-API semantics, the filter); importing it registers the filter.
 export * from './kafka/index.js';
+// The DNS proxy's data plane (UDP and TCP filters, the answer hook); importing it registers the filter.
+export * from './dns/index.js';

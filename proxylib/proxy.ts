@@ -7,6 +7,7 @@ import { toJson, type DescMessage } from '@bufbuild/protobuf';
 import { NOOP_LOGGER, envoy, xdsRegistry } from '../xds/index.js';
 import { startAdminServer, type AdminServer } from './admin/index.js';
 import { ConfigStore, defaultCompilers, type AcceptedResource, type ConfigView, type ResourceCompilers, type ResourceKind } from './config-store/index.js';
+import type { DnsAnswerObserver } from './dns/types.js';
 import { ProxyError } from './errors.js';
 import { subscribeFlows, type FlowRecord } from './flow/index.js';
 import { Http1Pool, createHttp1Handler } from './http1/index.js';
@@ -40,6 +41,13 @@ export interface BuiltinProxyOptions {
    * where nothing reads /stats and no other subscriber exists (benchmarks).
    */
   countFlows?: boolean | undefined;
+  /**
+   * The DNS proxy's answer hook (the learning side: FQDN cache, identities, ipcache): called for
+   * every allowed answer with A/AAAA records, which is held until it resolves or the max delay passes.
+   */
+  dnsAnswerObserver?: DnsAnswerObserver | undefined;
+  /** Longest an answer is held for dnsAnswerObserver (default 100 ms, Cilium's tofqdns-proxy-response-max-delay). */
+  dnsResponseMaxDelayMs?: number | undefined;
   /** Builds the data plane over the store (default: the ListenerManager with the HTTP/1.1 and HTTP/2 handlers). */
   dataPlane?: ((view: ConfigView, deps: DataPlaneDeps) => DataPlane) | undefined;
 }
@@ -61,6 +69,8 @@ export interface DataPlaneDeps {
   identityOf: ((ip: string) => number | undefined) | undefined;
   logger: ProxyLogger;
   drainTimeoutMs: number | undefined;
+  dnsAnswerObserver?: DnsAnswerObserver | undefined;
+  dnsResponseMaxDelayMs?: number | undefined;
 }
 
 /**
@@ -84,6 +94,8 @@ function startDefaultDataPlane(view: ConfigView, deps: DataPlaneDeps): DataPlane
     http2,
     logger: deps.logger,
     drainTimeoutMs: deps.drainTimeoutMs,
+    dnsAnswerObserver: deps.dnsAnswerObserver,
+    dnsResponseMaxDelayMs: deps.dnsResponseMaxDelayMs,
   });
   manager = listeners;
   return {
@@ -162,6 +174,8 @@ export class BuiltinProxy {
       identityOf: this.opts.identityOf,
       logger: this.logger,
       drainTimeoutMs: this.opts.drainTimeoutMs,
+      dnsAnswerObserver: this.opts.dnsAnswerObserver,
+      dnsResponseMaxDelayMs: this.opts.dnsResponseMaxDelayMs,
     });
     if (this.opts.admin !== undefined) {
       this.admin = await startAdminServer(this.opts.admin, {
@@ -288,6 +302,12 @@ export class BuiltinProxy {
       this.bump('kafka.requests');
       this.bump(`kafka.requests.${verdict}`);
       if (r.reason) this.bump(`kafka.requests.${verdict}.${r.reason}`);
+    } else if (r.type === 'dns') {
+      this.bump('dns.queries');
+      this.bump(`dns.queries.${verdict}`);
+      if (r.reason) this.bump(`dns.queries.${verdict}.${r.reason}`);
+      // Answers released by tofqdns-proxy-response-max-delay before the observer finished.
+      if (r.dns.observer?.outcome === 'timeout') this.bump('dns.answers.released_by_max_delay');
     } else {
       this.bump('tcp.connections');
       this.bump(`tcp.connections.${verdict}`);

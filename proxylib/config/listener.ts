@@ -1,11 +1,14 @@
 // Listener → ListenerConfig: addresses, listener filters (original_dst, tls_inspector), filter
 // chains (match, TLS termination, network filters through the filter registry) and Envoy's filter
 // chain selection. Every field the proxy does not implement is a problem with its path.
+import type { Message } from '@bufbuild/protobuf';
+import { reflect } from '@bufbuild/protobuf/reflect';
 import { envoy } from '../../xds/index.js';
+import type { UdpListenerFilterConfig } from '../listener/udp-types.js';
 import { isIpAddress } from '../matchers/index.js';
 import { checkSupportedFields } from './field-walker.js';
 import { chainSelector, checkDuplicateMatches, compileChainMatch, needsTlsFacts, type ChainMatch } from './filter-chain-match.js';
-import { networkFilterOf } from './filter-registry.js';
+import { networkFilterOf, type NetworkFilterContext } from './filter-registry.js';
 import { at, checkedDurationMs, NOT_IMPLEMENTED, Problems } from './problems.js';
 import { ListenerSchema, OriginalDstSchema, TlsInspectorSchema } from './schemas.js';
 import { compileTransportSocket } from './tls.js';
@@ -17,9 +20,37 @@ export const DEFAULT_BUFFER_LIMIT_BYTES = 1024 * 1024;
 /** Envoy's listener_filters_timeout default. */
 export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 
+// ---- UDP listeners (issue 7) -------------------------------------------------------------------
+// A UDP listener (socket_address.protocol UDP, udp_listener_config) has no filter chains: its
+// listener_filters are UDP listener filters, each compiled by the compiler registered for its type
+// (meshd's DNS filter registers itself, as the network filters do in filter-registry.ts).
+
+/** Compiles one UDP listener filter's typed_config; returns undefined after reporting problems into ctx.problems. */
+export type UdpListenerFilterCompiler = (config: Message, ctx: NetworkFilterContext) => UdpListenerFilterConfig | undefined;
+
+const udpListenerFilters = new Map<string, UdpListenerFilterCompiler>();
+
+/** Adds (or replaces) the compiler of a UDP listener filter type, e.g. `meshd.filters.dns.v1.DnsPolicy`. */
+export function registerUdpListenerFilter(typeName: string, compile: UdpListenerFilterCompiler): void {
+  udpListenerFilters.set(typeName, compile);
+}
+
+// The compiled UDP listener filters of a ListenerConfig. Kept beside the config rather than in it
+// so ListenerConfig (config/types.ts, a shared contract) needs no new field; compiled configs are
+// never copied, so the object is a stable key. (A `udpListenerFilters` field would replace this.)
+const compiledUdpFilters = new WeakMap<ListenerConfig, UdpListenerFilterConfig[]>();
+
+/** The UDP listener filters of a compiled listener, in config order (empty for TCP listeners). */
+export function udpListenerFiltersOf(listener: ListenerConfig): UdpListenerFilterConfig[] {
+  return compiledUdpFilters.get(listener) ?? [];
+}
+
 export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
   const p = new Problems();
-  checkSupportedFields(ListenerSchema, l, '', p);
+  const udp = [l.address, ...l.additionalAddresses.map((a) => a.address)].some((a) => a?.address.case === 'socketAddress' && a.address.value.protocol === envoy.SocketAddress_Protocol.UDP);
+  // udp_listener_config is checked here (the supported-field table predates UDP listeners).
+  checkSupportedFields(ListenerSchema, l.udpListenerConfig ? { ...l, udpListenerConfig: undefined } : l, '', p);
+  if (l.udpListenerConfig) checkUdpListenerConfig(p, l.udpListenerConfig, udp);
   if (l.name === '') p.add('name', 'must not be empty');
 
   const addresses: SocketAddressConfig[] = [];
@@ -30,8 +61,10 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
     if (addr) addresses.push(addr);
   });
 
+  if (addresses.some((a) => a.protocol !== addresses[0]?.protocol)) p.add('additional_addresses', 'all addresses of a listener must have the same protocol');
   let useOriginalDst = false;
   let tlsInspector = false;
+  const udpFilters: UdpListenerFilterConfig[] = [];
   l.listenerFilters.forEach((f, i) => {
     const path = `listener_filters[${i}]`;
     if (f.configType.case !== 'typedConfig') {
@@ -40,6 +73,21 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
     }
     const cfgPath = at(path, 'typed_config');
     const typeName = typeNameOfAny(f.configType.value);
+    const udpCompile = udpListenerFilters.get(typeName);
+    if (udp) {
+      if (!udpCompile) {
+        p.add(cfgPath, `UDP listener filter ${typeName} ${NOT_IMPLEMENTED}`);
+        return;
+      }
+      const unpacked = unpackTypedConfig(p, cfgPath, f.configType.value);
+      const compiled = unpacked ? udpCompile(unpacked.message, { name: f.name, path: cfgPath, problems: p }) : undefined;
+      if (compiled) udpFilters.push(compiled);
+      return;
+    }
+    if (udpCompile) {
+      p.add(cfgPath, `${typeName} is a UDP listener filter; this listener is TCP`);
+      return;
+    }
     if (typeName === OriginalDstSchema.typeName || typeName === TlsInspectorSchema.typeName) {
       const unpacked = unpackTypedConfig(p, cfgPath, f.configType.value);
       if (unpacked) checkSupportedFields(unpacked.schema, unpacked.message, cfgPath, p);
@@ -62,8 +110,13 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
     names.set(c.name, i);
   });
   const defaultChain = l.defaultFilterChain ? compileFilterChain(p, 'default_filter_chain', l.defaultFilterChain) : undefined;
-  const udp = [l.address, ...l.additionalAddresses.map((a) => a.address)].some((a) => a?.address.case === 'socketAddress' && a.address.value.protocol === envoy.SocketAddress_Protocol.UDP);
   if (l.filterChains.length === 0 && !l.defaultFilterChain && !udp) p.add('filter_chains', 'needs a filter chain or a default_filter_chain');
+  if (udp) {
+    if (!l.udpListenerConfig) p.add('udp_listener_config', 'is required for a UDP listener');
+    if (l.filterChains.length > 0) p.add('filter_chains', 'a UDP listener has listener filters, not filter chains');
+    if (l.defaultFilterChain) p.add('default_filter_chain', 'a UDP listener has listener filters, not filter chains');
+    if (l.listenerFilters.length === 0) p.add('listener_filters', 'a UDP listener needs a listener filter to hand datagrams to');
+  }
 
   const tlsFacts = matches.some(needsTlsFacts);
   if (tlsFacts && !tlsInspector) {
@@ -77,7 +130,7 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
     const chains = compiled.map((c) => c.chain!);
     const select = chainSelector(matches);
     const fallback = defaultChain?.chain;
-    return {
+    const config: ListenerConfig = {
       name: l.name,
       addresses,
       useOriginalDst,
@@ -93,7 +146,16 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
       listenerFiltersTimeoutMs,
       continueOnListenerFiltersTimeout: l.continueOnListenerFiltersTimeout,
     };
+    if (udp) compiledUdpFilters.set(config, udpFilters);
+    return config;
   });
+}
+
+/** UdpListenerConfig: only its defaults are implemented (no GRO, QUIC, socket options or writers). */
+function checkUdpListenerConfig(p: Problems, config: envoy.UdpListenerConfig, udp: boolean): void {
+  if (!udp) p.add('udp_listener_config', 'set on a listener whose address is not UDP');
+  const msg = reflect(envoy.UdpListenerConfigSchema, config);
+  for (const field of msg.fields) if (msg.isSet(field)) p.add(at('udp_listener_config', field.name), NOT_IMPLEMENTED);
 }
 
 function compileAddress(p: Problems, path: string, address: envoy.Address | undefined): SocketAddressConfig | undefined {
@@ -111,7 +173,6 @@ function compileAddress(p: Problems, path: string, address: envoy.Address | unde
   if (!isIpAddress(s.address)) p.add(at(where, 'address'), `"${s.address}" is not an IP address (a listener binds to an address, not a name)`);
   if (s.portSpecifier.case !== 'portValue') p.add(at(where, 'port_value'), 'is required');
   else if (s.portSpecifier.value > 65535) p.add(at(where, 'port_value'), 'must be in [0, 65535]');
-  if (s.protocol === envoy.SocketAddress_Protocol.UDP) p.notImplemented(at(where, 'protocol'), 'UDP listeners');
   if (p.items.length > before || s.portSpecifier.case !== 'portValue') return undefined;
   return {
     address: s.address,

@@ -6,15 +6,21 @@
 //             GOAWAY), destroy what is left after the drain timeout
 // Socket servers are created with pauseOnConnect so no byte is read before the listener phase
 // decides who reads it, and allowHalfOpen so tcp_proxy can forward a half-close.
+// UDP addresses (a DNS listener) are bound as UdpListenerSockets (udp-listener.ts): on removal they
+// stop taking datagrams, let in-flight queries answer, then close (bounded by the drain timeout).
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { SocketAddressConfig } from '../config/types.js';
 import type { ConfigChange, ConfigView } from '../config-store/types.js';
+import { dnsRuntimeOf, registerDnsRuntime } from '../dns/runtime.js';
+import type { DnsDataPlaneOptions } from '../dns/types.js';
 import { ProxyError } from '../errors.js';
 import { coarseClock } from './coarse-clock.js';
 import { setUpConnection, type ConnectionEntry, type SetupEnvironment } from './connection-setup.js';
 import { findChain } from './downstream-connection.js';
 import { DownstreamTlsTerminator } from './tls-termination.js';
 import type { BoundListener, CoarseClock, ListenerManagerDeps, ProxyLogger, SocketEndpoint } from './types.js';
+import { UdpListenerSocket } from './udp-listener.js';
+import type { UdpFilterEnvironment } from './udp-types.js';
 
 /** Envoy's --drain-time-s is 600 s for the whole server; per-listener drains here default to 5 s. */
 const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
@@ -29,6 +35,8 @@ interface BoundAddress {
 interface ActiveListener {
   name: string;
   addresses: Map<string, BoundAddress>;
+  /** UDP addresses by addressKey. */
+  udp: Map<string, UdpListenerSocket>;
   connections: Set<ConnectionEntry>;
 }
 
@@ -57,10 +65,13 @@ export class ListenerManager {
   private readonly started: Promise<void>;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly udpEnv: UdpFilterEnvironment;
+  /** UDP sockets finishing their in-flight queries after removal. */
+  private readonly closingUdp = new Set<Promise<void>>();
 
   constructor(
     private readonly view: ConfigView,
-    deps: ListenerManagerDeps,
+    deps: ListenerManagerDeps & DnsDataPlaneOptions,
   ) {
     this.clock = deps.clock ?? coarseClock;
     this.logger = deps.logger;
@@ -77,6 +88,10 @@ export class ListenerManager {
       logger: deps.logger,
       listenerFiltersTimeoutMs: deps.listenerFiltersTimeoutMs,
     };
+    const dns = dnsRuntimeOf(deps);
+    // DNS over TCP reaches its filter through the generic meshd-filter hook; it finds these there.
+    registerDnsRuntime(deps.clusters, dns);
+    this.udpEnv = { clusters: deps.clusters, clock: this.clock, logger: deps.logger, identityOf: (ip) => deps.identityOf?.(ip), dns };
     this.unsubscribe = view.onChange((change) => this.onConfigChange(change));
     this.started = this.enqueue(async () => {
       await Promise.all(view.listenerNames().map((name) => this.sync(name)));
@@ -97,14 +112,18 @@ export class ListenerManager {
     const out: BoundListener[] = [];
     for (const listener of this.active.values()) {
       for (const a of listener.addresses.values()) out.push({ name: listener.name, configured: a.configured, bound: a.bound });
+      for (const u of listener.udp.values()) out.push({ name: listener.name, configured: { address: u.configured.address, port: u.configured.port }, bound: u.bound });
     }
     return out;
   }
 
   /** The first bound address of a listener (tests and the admin page). */
   addressOf(listenerName: string): SocketEndpoint | undefined {
-    const first = this.active.get(listenerName)?.addresses.values().next();
-    return first && !first.done ? first.value.bound : undefined;
+    const listener = this.active.get(listenerName);
+    const first = listener?.addresses.values().next();
+    if (first && !first.done) return first.value.bound;
+    const udp = listener?.udp.values().next();
+    return udp && !udp.done ? udp.value.bound : undefined;
   }
 
   /**
@@ -150,7 +169,7 @@ export class ListenerManager {
     this.closing = this.enqueue(async () => {
       const names = [...this.active.keys()];
       await Promise.all(names.map((name) => this.unbindAll(name)));
-      await this.waitForDrained();
+      await Promise.all([this.waitForDrained(), ...this.closingUdp]);
     });
     return this.closing;
   }
@@ -190,7 +209,7 @@ export class ListenerManager {
     }
     let listener = this.active.get(name);
     if (!listener) {
-      listener = { name, addresses: new Map(), connections: new Set() };
+      listener = { name, addresses: new Map(), udp: new Map(), connections: new Set() };
       this.active.set(name, listener);
     }
     const wanted = new Map(config.addresses.filter((a) => a.protocol === 'tcp').map((a) => [addressKey(a), a] as const));
@@ -213,6 +232,40 @@ export class ListenerManager {
         this.logger?.error({ err: error, listener: name }, error.message);
       }
     }
+    await this.syncUdp(listener, config.addresses.filter((a) => a.protocol === 'udp'));
+  }
+
+  /** Makes the bound UDP addresses of one listener match the config. */
+  private async syncUdp(listener: ActiveListener, addresses: SocketAddressConfig[]): Promise<void> {
+    const wanted = new Map(addresses.map((a) => [addressKey(a), a] as const));
+    for (const [key, socket] of listener.udp) {
+      if (wanted.has(key)) continue;
+      listener.udp.delete(key);
+      this.closeUdp(socket);
+    }
+    for (const [key, address] of wanted) {
+      if (listener.udp.has(key)) continue;
+      const failureKey = `${listener.name}|udp|${key}`;
+      try {
+        const socket = await UdpListenerSocket.bind(listener.name, address, { view: this.view, env: this.udpEnv, originalDestination: this.env.originalDestination, logger: this.logger });
+        if (this.closed || this.active.get(listener.name) !== listener) {
+          this.closeUdp(socket);
+          continue;
+        }
+        listener.udp.set(key, socket);
+        this.failures.delete(failureKey);
+      } catch (err) {
+        const error = new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${listener.name} could not listen on udp ${address.address}:${address.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        this.failures.set(failureKey, { listener: listener.name, address: { address: address.address, port: address.port }, error });
+        this.logger?.error({ err: error, listener: listener.name }, error.message);
+      }
+    }
+  }
+
+  private closeUdp(socket: UdpListenerSocket): void {
+    const closing = socket.close(this.drainTimeoutMs).catch((err: unknown) => this.logger?.warn({ err, listener: socket.listenerName }, 'UDP listener close failed'));
+    this.closingUdp.add(closing);
+    void closing.finally(() => this.closingUdp.delete(closing));
   }
 
   private bind(listener: ActiveListener, address: SocketAddressConfig): Promise<BoundAddress> {
@@ -260,6 +313,8 @@ export class ListenerManager {
     for (const key of [...this.failures.keys()]) if (key.startsWith(`${name}|`)) this.failures.delete(key);
     for (const a of listener.addresses.values()) closeServer(a.server);
     listener.addresses.clear();
+    for (const u of listener.udp.values()) this.closeUdp(u);
+    listener.udp.clear();
     for (const entry of listener.connections) this.drainEntry(entry);
     listener.connections.clear();
   }

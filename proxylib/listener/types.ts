@@ -142,7 +142,8 @@ export interface ProxyLogger {
 }
 
 /** Resolves a redirected connection's original destination from the datapath (undefined → not redirected). */
-export type OriginalDestinationResolver = (tuple: { local: SocketEndpoint; remote: SocketEndpoint }) => SocketEndpoint | undefined;
+/** `protocol` is absent for TCP connections (the datapath's default) and 'udp' for datagrams of UDP listeners. */
+export type OriginalDestinationResolver = (tuple: { local: SocketEndpoint; remote: SocketEndpoint; protocol?: 'tcp' | 'udp' }) => SocketEndpoint | undefined;
 
 export interface ListenerManagerDeps {
   clusters: ClusterManager;

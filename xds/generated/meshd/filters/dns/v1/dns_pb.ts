@@ -6,8 +6,10 @@
 // Typed config of the built-in proxy's DNS filter (a network filter for DNS over TCP, a UDP
 // listener filter for DNS over UDP): one endpoint's rules.dns on one redirected port.
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { DenyRule, Direction, PortRange, Remotes, Upstream } from "../../common/v1/policy_pb.js";
 import { file_meshd_filters_common_v1_policy } from "../../common/v1/policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file meshd/filters/dns/v1/dns.proto.
  */
 export const file_meshd_filters_dns_v1_dns: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tZXNoZC9maWx0ZXJzL2Rucy92MS9kbnMucHJvdG8SFG1lc2hkLmZpbHRlcnMuZG5zLnYxIvICCglEbnNQb2xpY3kSEwoLc3RhdF9wcmVmaXgYASABKAkSEAoIZW5kcG9pbnQYAiABKAkSNQoJZGlyZWN0aW9uGAMgASgOMiIubWVzaGQuZmlsdGVycy5jb21tb24udjEuRGlyZWN0aW9uEhQKDGRlZmF1bHRfZGVueRgEIAEoCBI1CgpkZW55X3J1bGVzGAUgAygLMiEubWVzaGQuZmlsdGVycy5jb21tb24udjEuRGVueVJ1bGUSMAoFcnVsZXMYBiADKAsyIS5tZXNoZC5maWx0ZXJzLmRucy52MS5EbnNQZWVyUnVsZRIzCgh1cHN0cmVhbRgHIAEoCzIhLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlVwc3RyZWFtEhQKDGVuZHBvaW50X2lwcxgIIAMoCRI9ChFkZXN0aW5hdGlvbl9wb3J0cxgJIAEoCzIiLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlBvcnRSYW5nZSLfAQoLRG5zUGVlclJ1bGUSDAoEbmFtZRgBIAEoCRIxCgdyZW1vdGVzGAIgASgLMiAubWVzaGQuZmlsdGVycy5jb21tb24udjEuUmVtb3RlcxIxCgVwb3J0cxgDIAEoCzIiLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlBvcnRSYW5nZRIRCglsM2w0X29ubHkYBCABKAgSFwoPdmlzaWJpbGl0eV9vbmx5GAUgASgIEjAKBW5hbWVzGAYgAygLMiEubWVzaGQuZmlsdGVycy5kbnMudjEuRG5zTmFtZVJ1bGUiRAoLRG5zTmFtZVJ1bGUSFAoKbWF0Y2hfbmFtZRgBIAEoCUgAEhcKDW1hdGNoX3BhdHRlcm4YAiABKAlIAEIGCgRydWxlYgZwcm90bzM", [file_meshd_filters_common_v1_policy]);
+  fileDesc("Ch5tZXNoZC9maWx0ZXJzL2Rucy92MS9kbnMucHJvdG8SFG1lc2hkLmZpbHRlcnMuZG5zLnYxIusDCglEbnNQb2xpY3kSEwoLc3RhdF9wcmVmaXgYASABKAkSEAoIZW5kcG9pbnQYAiABKAkSNQoJZGlyZWN0aW9uGAMgASgOMiIubWVzaGQuZmlsdGVycy5jb21tb24udjEuRGlyZWN0aW9uEhQKDGRlZmF1bHRfZGVueRgEIAEoCBI1CgpkZW55X3J1bGVzGAUgAygLMiEubWVzaGQuZmlsdGVycy5jb21tb24udjEuRGVueVJ1bGUSMAoFcnVsZXMYBiADKAsyIS5tZXNoZC5maWx0ZXJzLmRucy52MS5EbnNQZWVyUnVsZRIzCgh1cHN0cmVhbRgHIAEoCzIhLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlVwc3RyZWFtEhQKDGVuZHBvaW50X2lwcxgIIAMoCRI9ChFkZXN0aW5hdGlvbl9wb3J0cxgJIAEoCzIiLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlBvcnRSYW5nZRJCChJkZW55X3Jlc3BvbnNlX2NvZGUYCiABKA4yJi5tZXNoZC5maWx0ZXJzLmRucy52MS5EZW55UmVzcG9uc2VDb2RlEjMKEHVwc3RyZWFtX3RpbWVvdXQYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i3wEKC0Ruc1BlZXJSdWxlEgwKBG5hbWUYASABKAkSMQoHcmVtb3RlcxgCIAEoCzIgLm1lc2hkLmZpbHRlcnMuY29tbW9uLnYxLlJlbW90ZXMSMQoFcG9ydHMYAyABKAsyIi5tZXNoZC5maWx0ZXJzLmNvbW1vbi52MS5Qb3J0UmFuZ2USEQoJbDNsNF9vbmx5GAQgASgIEhcKD3Zpc2liaWxpdHlfb25seRgFIAEoCBIwCgVuYW1lcxgGIAMoCzIhLm1lc2hkLmZpbHRlcnMuZG5zLnYxLkRuc05hbWVSdWxlIkQKC0Ruc05hbWVSdWxlEhQKCm1hdGNoX25hbWUYASABKAlIABIXCg1tYXRjaF9wYXR0ZXJuGAIgASgJSABCBgoEcnVsZSpVChBEZW55UmVzcG9uc2VDb2RlEh4KGkRFTllfUkVTUE9OU0VfQ09ERV9SRUZVU0VEEAASIQodREVOWV9SRVNQT05TRV9DT0RFX05BTUVfRVJST1IQAWIGcHJvdG8z", [file_google_protobuf_duration, file_meshd_filters_common_v1_policy]);
 
 /**
  * How the filter decides a query (Question[0], query type ignored), for a server S on port N:
@@ -24,7 +26,8 @@ export const file_meshd_filters_dns_v1_dns: GenFile = /*@__PURE__*/
  *   2. no rule covers (S, N): refused when `default_deny`, else allowed;
  *   3. a covering rule with `l3l4_only` or `visibility_only` allows every query;
  *   4. otherwise allowed when some covering rule's `names` matches the lower-cased, fully
- *      qualified name (policy/l7/match-dns-rules.ts); refused queries get RCODE REFUSED.
+ *      qualified name (policy/l7/match-dns-rules.ts); refused queries get RCODE REFUSED (or
+ *      NXDOMAIN, deny_response_code).
  * Allowed answers' IPs are reported to the agent, which feeds toFQDNs selectors.
  *
  * @generated from message meshd.filters.dns.v1.DnsPolicy
@@ -80,6 +83,21 @@ export type DnsPolicy = Message<"meshd.filters.dns.v1.DnsPolicy"> & {
    * @generated from field: meshd.filters.common.v1.PortRange destination_ports = 9;
    */
   destinationPorts?: PortRange | undefined;
+
+  /**
+   * The RCODE a refused query is answered with (Cilium's --tofqdns-dns-reject-response-code).
+   *
+   * @generated from field: meshd.filters.dns.v1.DenyResponseCode deny_response_code = 10;
+   */
+  denyResponseCode: DenyResponseCode;
+
+  /**
+   * How long the proxy waits for the resolver's answer to a forwarded query before it answers
+   * SERVFAIL. Unset: 10 s, the timeout of Cilium's DNS proxy (which then sends no answer at all).
+   *
+   * @generated from field: google.protobuf.Duration upstream_timeout = 11;
+   */
+  upstreamTimeout?: Duration | undefined;
 };
 
 /**
@@ -163,4 +181,29 @@ export type DnsNameRule = Message<"meshd.filters.dns.v1.DnsNameRule"> & {
  */
 export const DnsNameRuleSchema: GenMessage<DnsNameRule> = /*@__PURE__*/
   messageDesc(file_meshd_filters_dns_v1_dns, 2);
+
+/**
+ * @generated from enum meshd.filters.dns.v1.DenyResponseCode
+ */
+export enum DenyResponseCode {
+  /**
+   * RCODE 5, Cilium's default (`refused`).
+   *
+   * @generated from enum value: DENY_RESPONSE_CODE_REFUSED = 0;
+   */
+  REFUSED = 0,
+
+  /**
+   * RCODE 3 NXDOMAIN (Cilium's `nameError`).
+   *
+   * @generated from enum value: DENY_RESPONSE_CODE_NAME_ERROR = 1;
+   */
+  NAME_ERROR = 1,
+}
+
+/**
+ * Describes the enum meshd.filters.dns.v1.DenyResponseCode.
+ */
+export const DenyResponseCodeSchema: GenEnum<DenyResponseCode> = /*@__PURE__*/
+  enumDesc(file_meshd_filters_dns_v1_dns, 0);
 
