@@ -44,9 +44,22 @@ describe('requestFacts', () => {
   test('a Metadata v12 request by topic id is named through the cache; unknown ids are listed unresolved', () => {
     const cache = new TopicNameCache();
     cache.learn(ID_A, 'known');
-    const f = factsOf(3, 12, { topics: [{ name: null, topicId: ID_A }, { name: null, topicId: ID_B }, { name: 'byname', topicId: ZERO_TOPIC_ID }] }, cache);
-    assert.deepEqual(f.topics, ['known', 'byname']);
+    const f = factsOf(3, 12, { topics: [{ name: null, topicId: ID_A }, { name: null, topicId: ID_B }] }, cache);
+    assert.deepEqual(f.topics, ['known']);
     assert.deepEqual(f.unresolvedTopicIds, [ID_B]);
+    assert.deepEqual(factsOf(3, 12, { topics: [{ name: 'byname', topicId: ZERO_TOPIC_ID }] }, cache).topics, ['byname']);
+  });
+
+  test('a Metadata v12 request with any topic id is about its ids alone, as the broker answers it: a name beside an id is ignored', () => {
+    // { name: allowed, topicId: <id of secret> } gets the metadata of `secret` from a broker
+    // (KafkaApis.handleTopicMetadataRequest ignores names once an id is present).
+    const cache = new TopicNameCache();
+    cache.learn(ID_A, 'secret');
+    const f = factsOf(3, 12, { topics: [{ name: 'allowed', topicId: ID_A }] }, cache);
+    assert.deepEqual(f.topics, ['secret']);
+    const unknown = factsOf(3, 12, { topics: [{ name: 'allowed', topicId: ID_B }, { name: 'other', topicId: ZERO_TOPIC_ID }] }, new TopicNameCache());
+    assert.deepEqual(unknown.topics, []);
+    assert.deepEqual(unknown.unresolvedTopicIds, [ID_B]);
   });
 
   test('Fetch names topics up to v12 and topic ids from v13; forgotten topics are not facts', () => {

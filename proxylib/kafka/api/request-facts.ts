@@ -173,7 +173,15 @@ on(3, (m, v, f) => {
     f.allTopics = true;
     return;
   }
+  // The broker's rule (KafkaApis.handleTopicMetadataRequest): when any entry carries a non-zero
+  // topic id, it answers for the ids alone and ignores every name. Reading names first would let
+  // `{ name: allowed, topicId: <id of secret> }` pass as `allowed` and disclose `secret`.
+  const byId = topics.some((t) => typeof t['topicId'] === 'string' && t['topicId'] !== ZERO_TOPIC_ID);
   for (const t of topics) {
+    if (byId) {
+      if (t['topicId'] !== ZERO_TOPIC_ID) f.topicId(t['topicId']);
+      continue;
+    }
     const name = t['name'];
     if (typeof name === 'string') f.topic(name);
     else f.topicId(t['topicId']);
