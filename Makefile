@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns demo bench bench-bpf bench-xds bench-http bench-kafka lint clean
+.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns lint clean
 
 NODE ?= node
 
@@ -66,6 +66,9 @@ bench-http: build
 
 bench-kafka: build
 	@$(NODE) dist/bench/kafka.js
+
+bench-dns: build
+	@$(NODE) dist/bench/dns.js
 
 # Regenerate the Kafka codec's schema extract and generated types. KAFKA_SCHEMAS is the
 # clients/src/main/resources/common/message directory of an apache/kafka checkout; without it only

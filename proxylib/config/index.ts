@@ -3,7 +3,8 @@
 // pure apart from reading DataSource files, and returns Compiled<T>: the value, or every problem
 // with its proto field path (anything the proxy does not implement is one — the NACK rule).
 export type * from './types.js';
-export { compileListener, DEFAULT_BUFFER_LIMIT_BYTES, DEFAULT_LISTENER_FILTERS_TIMEOUT_MS } from './listener.js';
+export { compileListener, registerUdpListenerFilter, DEFAULT_BUFFER_LIMIT_BYTES, DEFAULT_LISTENER_FILTERS_TIMEOUT_MS } from './listener.js';
+export type { UdpListenerFilterCompiler } from './listener.js';
 export { compileRouteConfiguration, stripPort, DEFAULT_ROUTE_TIMEOUT_MS } from './route-table.js';
 export { compileCluster, compileLoadAssignment, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS } from './cluster.js';
 export { compileSecret } from './secret.js';

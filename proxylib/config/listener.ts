@@ -2,7 +2,6 @@
 // chains (match, TLS termination, network filters through the filter registry) and Envoy's filter
 // chain selection. Every field the proxy does not implement is a problem with its path.
 import type { Message } from '@bufbuild/protobuf';
-import { reflect } from '@bufbuild/protobuf/reflect';
 import { envoy } from '../../xds/index.js';
 import type { UdpListenerFilterConfig } from '../listener/udp-types.js';
 import { isIpAddress } from '../matchers/index.js';
@@ -35,22 +34,11 @@ export function registerUdpListenerFilter(typeName: string, compile: UdpListener
   udpListenerFilters.set(typeName, compile);
 }
 
-// The compiled UDP listener filters of a ListenerConfig. Kept beside the config rather than in it
-// so ListenerConfig (config/types.ts, a shared contract) needs no new field; compiled configs are
-// never copied, so the object is a stable key. (A `udpListenerFilters` field would replace this.)
-const compiledUdpFilters = new WeakMap<ListenerConfig, UdpListenerFilterConfig[]>();
-
-/** The UDP listener filters of a compiled listener, in config order (empty for TCP listeners). */
-export function udpListenerFiltersOf(listener: ListenerConfig): UdpListenerFilterConfig[] {
-  return compiledUdpFilters.get(listener) ?? [];
-}
-
 export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
   const p = new Problems();
   const udp = [l.address, ...l.additionalAddresses.map((a) => a.address)].some((a) => a?.address.case === 'socketAddress' && a.address.value.protocol === envoy.SocketAddress_Protocol.UDP);
-  // udp_listener_config is checked here (the supported-field table predates UDP listeners).
-  checkSupportedFields(ListenerSchema, l.udpListenerConfig ? { ...l, udpListenerConfig: undefined } : l, '', p);
-  if (l.udpListenerConfig) checkUdpListenerConfig(p, l.udpListenerConfig, udp);
+  checkSupportedFields(ListenerSchema, l, '', p);
+  if (l.udpListenerConfig && !udp) p.add('udp_listener_config', 'set on a listener whose address is not UDP');
   if (l.name === '') p.add('name', 'must not be empty');
 
   const addresses: SocketAddressConfig[] = [];
@@ -130,7 +118,7 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
     const chains = compiled.map((c) => c.chain!);
     const select = chainSelector(matches);
     const fallback = defaultChain?.chain;
-    const config: ListenerConfig = {
+    return {
       name: l.name,
       addresses,
       useOriginalDst,
@@ -145,17 +133,9 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
       perConnectionBufferLimitBytes,
       listenerFiltersTimeoutMs,
       continueOnListenerFiltersTimeout: l.continueOnListenerFiltersTimeout,
+      udpListenerFilters: udpFilters,
     };
-    if (udp) compiledUdpFilters.set(config, udpFilters);
-    return config;
   });
-}
-
-/** UdpListenerConfig: only its defaults are implemented (no GRO, QUIC, socket options or writers). */
-function checkUdpListenerConfig(p: Problems, config: envoy.UdpListenerConfig, udp: boolean): void {
-  if (!udp) p.add('udp_listener_config', 'set on a listener whose address is not UDP');
-  const msg = reflect(envoy.UdpListenerConfigSchema, config);
-  for (const field of msg.fields) if (msg.isSet(field)) p.add(at('udp_listener_config', field.name), NOT_IMPLEMENTED);
 }
 
 function compileAddress(p: Problems, path: string, address: envoy.Address | undefined): SocketAddressConfig | undefined {

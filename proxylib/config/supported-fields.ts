@@ -58,7 +58,11 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, Rules>> = {
     continue_on_listener_filters_timeout: 'yes',
     // Informational for Envoy's own filters (none of which the proxy has).
     traffic_direction: 'yes',
+    // A UDP listener's settings: only its defaults are implemented (the entry below is empty, so any
+    // option set in it — GRO, QUIC, socket options, writers — is reported with its path).
+    udp_listener_config: 'yes',
   },
+  [`${L}UdpListenerConfig`]: none,
   [`${L}AdditionalAddress`]: { address: 'yes' },
   [`${L}FilterChain`]: { filter_chain_match: 'yes', filters: 'yes', metadata: 'delegated', transport_socket: 'yes', name: 'yes' },
   [`${L}FilterChainMatch`]: {

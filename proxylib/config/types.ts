@@ -3,6 +3,7 @@
 // anything it does not implement is a problem with the field path, so the xDS client NACKs the
 // update instead of silently ignoring a field Envoy would honour.
 import type { ResourceProblem } from '../../xds/index.js';
+import type { UdpListenerFilterConfig } from '../listener/udp-types.js';
 import type { RbacFilter } from '../rbac/types.js';
 
 /** A problem with its proto field path from the resource root (the xDS layer's validators use the same shape). */
@@ -55,6 +56,11 @@ export interface ListenerConfig {
   listenerFiltersTimeoutMs?: number;
   /** continue_on_listener_filters_timeout: on timeout, select a chain with what is known instead of closing. */
   continueOnListenerFiltersTimeout?: boolean;
+  /**
+   * A UDP listener's listener filters (meshd's DNS filter), compiled, in config order; a UDP
+   * listener has no filter chains. Empty or absent for TCP listeners.
+   */
+  udpListenerFilters?: UdpListenerFilterConfig[];
 }
 
 export interface FilterChainConfig {

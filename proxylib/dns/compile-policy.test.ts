@@ -5,7 +5,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { envoy, messageFromJson } from '../../xds/index.js';
 import { compileListener, Problems } from '../config/index.js';
-import { udpListenerFiltersOf } from '../config/listener.js';
 import { compileDnsPolicyConfig, DEFAULT_DNS_UPSTREAM_TIMEOUT_MS, type DnsPolicyConfig } from './compile-policy.js';
 import { decideQuery } from './decide.js';
 import { DnsTcpFilter } from './tcp-filter.js';
@@ -162,7 +161,7 @@ describe('listeners carrying the DNS filter', () => {
     const r = compileListener(udpListener());
     assert.equal(r.ok, true, JSON.stringify(r));
     if (!r.ok) return;
-    const filters = udpListenerFiltersOf(r.value);
+    const filters = r.value.udpListenerFilters ?? [];
     assert.equal(filters.length, 1);
     const filter = filters[0]!.filter;
     assert.ok(filter instanceof DnsUdpFilter);

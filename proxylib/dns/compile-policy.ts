@@ -12,6 +12,7 @@ import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
 import { compileFqdnMatcher, parseIp } from '../../policy/index.js';
 import { envoy } from '../../xds/index.js';
 import { checkedDurationMs, NOT_IMPLEMENTED, type Problems } from '../config/problems.js';
+import { PatternIndex } from './pattern-index.js';
 
 /** policy's toFQDNs / rules.dns name matcher (its type is not exported by policy's entry). */
 export type FqdnMatcher = ReturnType<typeof compileFqdnMatcher>;
@@ -38,6 +39,8 @@ export interface DnsPeerRuleConfig extends DnsPeerMatch {
   exactNames: ReadonlySet<string>;
   /** ORed with `exactNames`: the match_pattern entries (policy's matcher). */
   patterns: FqdnMatcher[];
+  /** `patterns` indexed by literal suffix: what a query is decided with (pattern-index.ts). */
+  patternIndex: PatternIndex;
 }
 
 export interface DnsPolicyConfig {
@@ -180,18 +183,23 @@ export function compileDnsPolicyConfig(config: Message, ctx: { path: string; pro
     names.add(r.name);
     const exactNames = new Set<string>();
     const patterns: FqdnMatcher[] = [];
+    const indexed: Array<{ pattern: string; matcher: FqdnMatcher }> = [];
     r.names.forEach((n, j) => {
       const matcher = nameMatcher(p, join(path, `names[${j}]`), n);
       // A valid match_name is [-a-zA-Z0-9_.] only (policy's validation), so comparing the normalized
       // strings is what its anchored regex does; an escaped query name (`\.`) never equals one.
       if (n.rule.case === 'matchName' && matcher.error === undefined) exactNames.add(normalizeDnsName(n.rule.value));
-      else patterns.push(matcher);
+      else {
+        patterns.push(matcher);
+        indexed.push({ pattern: n.rule.case === undefined ? '' : n.rule.value, matcher });
+      }
     });
     return {
       ...peerMatch(p, path, r.name, r.remotes, r.ports),
       allowsEveryName: r.l3l4Only || r.visibilityOnly || r.names.length === 0,
       exactNames,
       patterns,
+      patternIndex: new PatternIndex(indexed),
     };
   });
 

@@ -29,7 +29,8 @@ export function decideQuery(policy: DnsPolicyConfig, identity: number, port: num
   if (allowAll) return { allowed: true, policy: allowAll.name };
   const normalized = name === '' ? '' : normalizeDnsName(name);
   for (const rule of covering) {
-    if ((normalized !== '' && rule.exactNames.has(normalized)) || rule.patterns.some((m) => m.matches(name))) return { allowed: true, policy: rule.name };
+    if (normalized === '') continue; // the empty name matches no name rule (policy's matcher agrees)
+    if (rule.exactNames.has(normalized) || rule.patternIndex.matches(normalized, name)) return { allowed: true, policy: rule.name };
   }
   return { allowed: false, policy: undefined, reason: 'dns_name_denied' };
 }

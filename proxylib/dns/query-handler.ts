@@ -42,10 +42,11 @@ export interface QueryContext {
   runtime: DnsRuntime;
   logger: ProxyLogger | undefined;
   /**
-   * Sends the query (already carrying a fresh id) to the resolver and resolves with its answer;
-   * rejects with UpstreamFailure. `timeoutMs` bounds the wait.
+   * Sends the query (already carrying a fresh id; a copy the exchange may keep and change) to the
+   * resolver and resolves with its answer; rejects with UpstreamFailure. `questionEnd` is the offset
+   * after its Question[0]; `timeoutMs` bounds the wait.
    */
-  exchange(query: Buffer, timeoutMs: number): Promise<Buffer>;
+  exchange(query: Buffer, questionEnd: number, timeoutMs: number): Promise<Buffer>;
   /** Where allowed queries go, for the flow record (undefined until known). */
   upstream(): { cluster: string; address: string; port: number } | undefined;
   /** A fresh query id for the resolver (random; TCP makes it unique among in-flight queries). */
@@ -105,7 +106,7 @@ async function decideAndForward(msg: Buffer, query: QueryFacts, ctx: QueryContex
   let answer: Buffer;
   try {
     const upstreamId = ctx.freshId();
-    answer = await ctx.exchange(withId(msg, upstreamId), policy.upstreamTimeoutMs);
+    answer = await ctx.exchange(withId(msg, upstreamId), query.questionEnd, policy.upstreamTimeoutMs);
   } catch (err) {
     const reason = err instanceof UpstreamFailure ? err.reason : 'upstream_error';
     ctx.logger?.debug({ err, listener: ctx.listener, query: displayName(query.name) }, 'dns: no answer from the resolver; answering SERVFAIL');
@@ -118,16 +119,27 @@ async function decideAndForward(msg: Buffer, query: QueryFacts, ctx: QueryContex
     record(ctx, startedAt, query, query.header.id, { verdict: 'ERROR', reason: 'upstream_malformed', policy: decision.policy, rcode: 'SERVFAIL', ips: [], truncated: false });
     return reply(msg, query, 'SERVFAIL');
   }
-  const toClient = withId(answer, query.header.id);
+  // The answer buffer is the handler's own (the exchanges hand over a datagram or a copy): the
+  // client's id goes in place rather than into another copy.
+  answer.writeUInt16BE(query.header.id, 0);
+  const toClient = answer;
 
+  // The answer is decoded only for whoever needs what is in it: the observer (addresses to allow)
+  // or a flow subscriber (RCODE and addresses of the record). With neither, it passes as it came —
+  // decoding every answer was the largest per-query cost after the socket calls.
+  const observer = ctx.runtime.observer;
+  const flowObserved = isFlowObserved();
   let facts: ReturnType<typeof parseAnswer> | undefined;
-  try {
-    facts = parseAnswer(answer);
-  } catch (err) {
-    // Passed on as it came (the client judges it, as without the proxy); nothing is learned from it,
-    // so the kernel keeps denying whatever addresses it may hold.
-    ctx.logger?.debug({ err, listener: ctx.listener }, 'dns: unparsable answer passed through unlearned');
+  if (observer || flowObserved) {
+    try {
+      facts = parseAnswer(answer, { validate: observer !== undefined });
+    } catch (err) {
+      // Passed on as it came (the client judges it, as without the proxy); nothing is learned from it,
+      // so the kernel keeps denying whatever addresses it may hold.
+      ctx.logger?.debug({ err, listener: ctx.listener }, 'dns: unparsable answer passed through unlearned');
+    }
   }
+  if (!flowObserved && !(observer && facts && facts.addresses.length > 0)) return toClient;
   const outcome: Outcome = {
     verdict: 'FORWARDED',
     reason: facts ? undefined : 'answer_unparsed',
@@ -136,7 +148,7 @@ async function decideAndForward(msg: Buffer, query: QueryFacts, ctx: QueryContex
     ips: facts?.addresses.map((a) => a.ip) ?? [],
     truncated: header.truncated,
   };
-  if (facts && facts.addresses.length > 0 && ctx.runtime.observer) {
+  if (facts && facts.addresses.length > 0 && observer) {
     const event: DnsAnswerEvent = {
       endpoint: policy.endpoint,
       endpointIps: [...policy.endpointIps],

@@ -11,7 +11,7 @@ import type { UpstreamTarget } from '../upstream/types.js';
 import type { DnsPolicyConfig } from './compile-policy.js';
 import { answerQuery, UpstreamFailure } from './query-handler.js';
 import type { DnsRuntime } from './runtime.js';
-import { matchesQuery, questionOf, randomQueryId } from './udp-exchange.js';
+import { answersQuery, questionEndOf, randomQueryId } from './udp-exchange.js';
 
 /** Queries in flight on one connection before the proxy stops reading more (back-pressure). */
 export const MAX_QUERIES_IN_FLIGHT = 100;
@@ -50,7 +50,7 @@ export function frame(message: Buffer): Buffer {
 
 interface PendingQuery {
   query: Buffer;
-  question: Buffer;
+  questionEnd: number;
   resolve(answer: Buffer): void;
   reject(err: UpstreamFailure): void;
   timer: NodeJS.Timeout;
@@ -97,7 +97,7 @@ class UpstreamDnsConnection {
         this.pending.delete(id);
         reject(new UpstreamFailure('upstream_timeout', `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { query, question: questionOf(query), resolve, reject, timer });
+      this.pending.set(id, { query, questionEnd: questionEndOf(query), resolve, reject, timer });
       this.socket.then(
         (s) => {
           if (!s.destroyed) s.write(frame(query));
@@ -118,7 +118,7 @@ class UpstreamDnsConnection {
     for (const msg of messages) {
       if (msg.length < 2) continue;
       const p = this.pending.get(msg.readUInt16BE(0));
-      if (!p || !matchesQuery(msg, p.query, p.question)) continue;
+      if (!p || !answersQuery(msg, p.query, p.questionEnd)) continue;
       this.pending.delete(msg.readUInt16BE(0));
       clearTimeout(p.timer);
       p.resolve(Buffer.from(msg));
@@ -217,7 +217,7 @@ export function runDnsTcpConnection(conn: MeshdFilterConnection, first: DnsPolic
         connection = upstreamFor(policy);
         return connection.freshId();
       },
-      exchange: (query, timeoutMs) => (connection ?? upstreamFor(policy)).exchange(query, timeoutMs),
+      exchange: (query, _questionEnd, timeoutMs) => (connection ?? upstreamFor(policy)).exchange(query, timeoutMs),
     }).then((answer) => {
       inFlight--;
       if (answer && !closed && !socket.destroyed) socket.write(frame(answer));

@@ -7,7 +7,6 @@ import type { NetworkFilterContext } from '../config/filter-registry.js';
 import type { NetworkFilterConfig } from '../config/types.js';
 import type { MeshdFilterConnection, MeshdTerminalFilter } from '../listener/types.js';
 import { compileDnsPolicyConfig, DNS_POLICY_TYPE, type DnsPolicyConfig } from './compile-policy.js';
-import { dnsRuntimeFor } from './runtime.js';
 import { runDnsTcpConnection } from './tcp-connection.js';
 
 export class DnsTcpFilter implements MeshdTerminalFilter {
@@ -21,7 +20,7 @@ export class DnsTcpFilter implements MeshdTerminalFilter {
         const current = conn.currentConfig();
         return current instanceof DnsTcpFilter ? current.policy : undefined;
       },
-      dnsRuntimeFor(conn.clusters),
+      conn.dataPlane.dns,
     );
   }
 }

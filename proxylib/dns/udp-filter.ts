@@ -11,9 +11,14 @@ import type { NetworkFilterContext } from '../config/filter-registry.js';
 import type { UdpDatagramFacts, UdpFilterEnvironment, UdpListenerFilter, UdpListenerFilterConfig } from '../listener/udp-types.js';
 import { compileDnsPolicyConfig, DNS_POLICY_TYPE, ipKey, type DnsPolicyConfig } from './compile-policy.js';
 import { answerQuery, UpstreamFailure } from './query-handler.js';
-import { exchangeUdp, randomQueryId } from './udp-exchange.js';
+import { randomQueryId } from './udp-exchange.js';
+
+/** Addresses remembered by DnsUdpFilter.isEndpointIp before it starts over. */
+const ENDPOINT_IP_CACHE_MAX = 4096;
 
 export class DnsUdpFilter implements UdpListenerFilter {
+  private readonly endpointIpCache = new Map<string, boolean>();
+
   constructor(
     /** ListenerFilter.name (the redirect it serves). */
     readonly name: string,
@@ -23,10 +28,25 @@ export class DnsUdpFilter implements UdpListenerFilter {
   selects(facts: UdpDatagramFacts): boolean {
     const p = this.policy;
     const endpointIp = p.direction === 'egress' ? facts.source.address : facts.destination.address;
-    const key = ipKey(endpointIp);
-    if (key === undefined || !p.endpointIpKeys.has(key)) return false;
+    if (!this.isEndpointIp(endpointIp)) return false;
     const port = facts.destination.port;
     return p.destinationPorts === undefined || (port >= p.destinationPorts.start && port <= p.destinationPorts.end);
+  }
+
+  /**
+   * Whether `ip` is one of the policy's endpoint addresses. Remembered per address text: parsing the
+   * address into its canonical key for every datagram cost more than the decision (a node has few
+   * pods per listener; the memory is bounded and starts over when full).
+   */
+  private isEndpointIp(ip: string): boolean {
+    let known = this.endpointIpCache.get(ip);
+    if (known === undefined) {
+      const key = ipKey(ip);
+      known = key !== undefined && this.policy.endpointIpKeys.has(key);
+      if (this.endpointIpCache.size >= ENDPOINT_IP_CACHE_MAX) this.endpointIpCache.clear();
+      this.endpointIpCache.set(ip, known);
+    }
+    return known;
   }
 
   handleDatagram(payload: Buffer, facts: UdpDatagramFacts, reply: (message: Buffer) => void, env: UdpFilterEnvironment): Promise<void> {
@@ -60,7 +80,7 @@ async function runUdpQuery(payload: Buffer, facts: UdpDatagramFacts, reply: (mes
     logger: env.logger,
     freshId: randomQueryId,
     upstream: () => upstream,
-    exchange: (query, timeoutMs) => {
+    exchange: (query, questionEnd, timeoutMs) => {
       const cluster = policy!.upstreamCluster;
       const picked = env.clusters.pick(cluster, { originalDestination: facts.destination, host: '', downstreamProtocol: 'http1' });
       if (!picked.ok) return Promise.reject(new UpstreamFailure('no_upstream', `cluster ${cluster}: ${picked.reason}`));
@@ -70,7 +90,7 @@ async function runUdpQuery(payload: Buffer, facts: UdpDatagramFacts, reply: (mes
         return Promise.reject(new UpstreamFailure('no_upstream', `cluster ${cluster} would send the query back to this listener`));
       }
       upstream = { cluster, address: target.address, port: target.port };
-      return exchangeUdp(query, target, timeoutMs);
+      return env.dns.udpUpstreams.exchange(query, questionEnd, target, timeoutMs);
     },
   });
   if (answer) reply(answer);

@@ -9,7 +9,7 @@ import { envoy, messageFromJson } from '../../xds/index.js';
 import { Problems } from '../config/index.js';
 import { compileDnsPolicyConfig } from './compile-policy.js';
 import { answerQuery } from './query-handler.js';
-import { dnsRuntimeOf } from './runtime.js';
+import { createDnsRuntime } from './runtime.js';
 import { DnsWireError, parseAnswer, parseQuery, readHeader } from './wire.js';
 
 const MAX_CASES = 20_000;
@@ -96,7 +96,8 @@ test('mutated queries and answers never crash the DNS parsing path (bounded)', a
   const started = Date.now();
   let cases = 0;
   const observed: number[] = [];
-  const runtime = { ...dnsRuntimeOf(undefined), observer: { onAnswer: () => void observed.push(1) }, responseMaxDelayMs: 5 };
+  const base = createDnsRuntime(undefined);
+  const runtime = { ...base, observer: { onAnswer: () => void observed.push(1) }, responseMaxDelayMs: 5 };
   while (cases < MAX_CASES && Date.now() - started < MAX_MS) {
     cases++;
     const query = mutate(QUERIES[Math.floor(r() * QUERIES.length)]!, r);

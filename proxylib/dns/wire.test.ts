@@ -133,4 +133,19 @@ describe('answers', () => {
     const good = answer([{ type: 'A', name: 'www.example.test', ttl: 1, data: '192.0.2.1' }]);
     assert.throws(() => parseAnswer(good.subarray(0, good.length - 2)), DnsWireError);
   });
+
+  test('without validation (a flow record only) the facts are the same, and garbage after the answer section is not looked at', () => {
+    const good = answer([
+      { type: 'CNAME', name: 'www.example.test', ttl: 60, data: 'host.cdn.test' },
+      { type: 'A', name: 'host.cdn.test', ttl: 20, data: '192.0.2.1' },
+    ]);
+    assert.deepEqual(parseAnswer(good, { validate: false }), parseAnswer(good));
+    // One additional record announced, three bytes of garbage where it should be.
+    const trailing = Buffer.concat([good, Buffer.from([0xff, 0xff, 0xff])]);
+    trailing.writeUInt16BE(1, 10);
+    assert.throws(() => parseAnswer(trailing), DnsWireError);
+    assert.deepEqual(parseAnswer(trailing, { validate: false }).addresses, [{ ip: '192.0.2.1', ttl: 20, name: 'host.cdn.test' }]);
+    const nx = dnsPacket.encode({ type: 'response', id: 1, flags: 3, questions: [{ type: 'A', name: 'gone.test' }] });
+    assert.equal(parseAnswer(nx, { validate: false }).rcode, 'NXDOMAIN');
+  });
 });

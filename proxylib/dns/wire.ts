@@ -202,6 +202,9 @@ function optRecord(): Buffer {
   return opt;
 }
 
+/** The header RCODE's name as dns-packet names it (rcodes.js), RCODE_<n> beyond these. */
+const RCODE_NAMES: readonly string[] = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
+
 export interface AnswerFacts {
   header: DnsHeader;
   /** RCODE name ('NOERROR', 'NXDOMAIN', ...; 'RCODE_<n>' when dns-packet has no name). */
@@ -219,16 +222,21 @@ export interface AnswerFacts {
  * the chain (another name's A record an answer carries) are left out: they were not asked for and a
  * resolver has no business vouching for them. Throws DnsWireError on a malformed answer.
  */
-export function parseAnswer(msg: Buffer): AnswerFacts {
+export function parseAnswer(msg: Buffer, opts: { validate?: boolean } = {}): AnswerFacts {
   const header = readHeader(msg);
   if (!header) throw new DnsWireError('shorter than a DNS header');
-  let decoded: dnsPacket.DecodedPacket;
-  try {
-    decoded = dnsPacket.decode(msg);
-  } catch (err) {
-    throw new DnsWireError(`malformed answer: ${(err as Error).message}`);
+  // With `validate` (the default; what learning needs) the whole message must decode with
+  // dns-packet, so no address is learned from an answer a client might read differently. Without
+  // it (a flow record only, nothing learned) the question and answer sections are walked here and
+  // the rest is not looked at: decoding every record of every answer costs more than the walk.
+  if (opts.validate ?? true) {
+    try {
+      dnsPacket.decode(msg);
+    } catch (err) {
+      throw new DnsWireError(`malformed answer: ${(err as Error).message}`);
+    }
   }
-  const rcode = (decoded as { rcode?: string }).rcode ?? `RCODE_${header.rcode}`;
+  const rcode = RCODE_NAMES[header.rcode] ?? `RCODE_${header.rcode}`;
   let at = HEADER_BYTES;
   let questionName = '';
   for (let i = 0; i < header.qdcount; i++) {

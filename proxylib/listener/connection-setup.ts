@@ -18,7 +18,7 @@ import { detectH2Preface, H2_PREFACE_LENGTH, peekSocket } from './peek.js';
 import { runTcpProxy } from './tcp-proxy.js';
 import { CLIENT_HELLO_PEEK_LIMIT, inspectClientHello } from './tls-inspector.js';
 import type { DownstreamTlsTerminator } from './tls-termination.js';
-import type { CoarseClock, DownstreamConnection, MeshdFilterConnection, MeshdTerminalFilter, ProxyLogger, SocketEndpoint } from './types.js';
+import type { CoarseClock, DownstreamConnection, MeshdDataPlaneContext, MeshdFilterConnection, MeshdTerminalFilter, ProxyLogger, SocketEndpoint } from './types.js';
 
 /** What the listener manager tracks of one accepted connection, for draining and shutdown. */
 export interface ConnectionEntry {
@@ -46,6 +46,8 @@ export interface SetupEnvironment {
   http2: (conn: DownstreamConnection) => void;
   logger: ProxyLogger | undefined;
   listenerFiltersTimeoutMs: number | undefined;
+  /** Handed to meshd filters (MeshdFilterConnection.dataPlane). */
+  dataPlane: MeshdDataPlaneContext;
 }
 
 /** `::ffff:10.0.0.1` (a v4 peer on a dual-stack socket) → `10.0.0.1`, so matchers see one form. */
@@ -261,7 +263,7 @@ export async function setUpConnection(entry: ConnectionEntry, env: SetupEnvironm
     // the filter's onDrain callbacks (finish in-flight requests, then close).
     entry.conn = conn;
     entry.phase = 'meshd';
-    handOverToMeshdFilter(terminal.config, meshdConnectionOf(conn, terminal.typeName, flow, remote, chain.downstreamTls !== undefined), env, chain);
+    handOverToMeshdFilter(terminal.config, meshdConnectionOf(conn, terminal.typeName, flow, remote, chain.downstreamTls !== undefined, env.dataPlane), env, chain);
     return;
   }
   if (terminal?.kind !== 'http_connection_manager') {
@@ -311,7 +313,7 @@ export function isMeshdTerminalFilter(config: unknown): config is MeshdTerminalF
   return typeof config === 'object' && config !== null && typeof (config as { handleConnection?: unknown }).handleConnection === 'function';
 }
 
-function meshdConnectionOf(conn: ListenerDownstreamConnection, typeName: string, flow: FlowFacts, source: SocketEndpoint, downstreamTls: boolean): MeshdFilterConnection {
+function meshdConnectionOf(conn: ListenerDownstreamConnection, typeName: string, flow: FlowFacts, source: SocketEndpoint, downstreamTls: boolean, dataPlane: MeshdDataPlaneContext): MeshdFilterConnection {
   return {
     socket: conn.socket,
     source,
@@ -337,6 +339,7 @@ function meshdConnectionOf(conn: ListenerDownstreamConnection, typeName: string,
     get draining() {
       return conn.draining;
     },
+    dataPlane,
   };
 }
 

@@ -6,6 +6,7 @@ export type {
   CoarseTimer,
   DownstreamConnection,
   ListenerManagerDeps,
+  MeshdDataPlaneContext,
   MeshdFilterConnection,
   MeshdTerminalFilter,
   OriginalDestinationResolver,
@@ -15,3 +16,4 @@ export type {
 export { coarseClock, createCoarseClock } from './coarse-clock.js';
 export { ListenerManager, type BindFailure } from './listener-manager.js';
 export { detectH2Preface } from './peek.js';
+export type { UdpDatagramFacts, UdpFilterEnvironment, UdpListenerFilter, UdpListenerFilterConfig } from './udp-types.js';

@@ -11,7 +11,7 @@
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { SocketAddressConfig } from '../config/types.js';
 import type { ConfigChange, ConfigView } from '../config-store/types.js';
-import { dnsRuntimeOf, registerDnsRuntime } from '../dns/runtime.js';
+import { createDnsRuntime, type DnsRuntime } from '../dns/runtime.js';
 import type { DnsDataPlaneOptions } from '../dns/types.js';
 import { ProxyError } from '../errors.js';
 import { coarseClock } from './coarse-clock.js';
@@ -66,6 +66,8 @@ export class ListenerManager {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly udpEnv: UdpFilterEnvironment;
+  /** The DNS filters' settings and upstream sockets (closed with the manager). */
+  private readonly dns: DnsRuntime;
   /** UDP sockets finishing their in-flight queries after removal. */
   private readonly closingUdp = new Set<Promise<void>>();
 
@@ -75,6 +77,8 @@ export class ListenerManager {
   ) {
     this.clock = deps.clock ?? coarseClock;
     this.logger = deps.logger;
+    const dns = createDnsRuntime(deps);
+    this.dns = dns;
     this.drainTimeoutMs = deps.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     this.env = {
       view,
@@ -87,10 +91,8 @@ export class ListenerManager {
       http2: deps.http2,
       logger: deps.logger,
       listenerFiltersTimeoutMs: deps.listenerFiltersTimeoutMs,
+      dataPlane: { dns },
     };
-    const dns = dnsRuntimeOf(deps);
-    // DNS over TCP reaches its filter through the generic meshd-filter hook; it finds these there.
-    registerDnsRuntime(deps.clusters, dns);
     this.udpEnv = { clusters: deps.clusters, clock: this.clock, logger: deps.logger, identityOf: (ip) => deps.identityOf?.(ip), dns };
     this.unsubscribe = view.onChange((change) => this.onConfigChange(change));
     this.started = this.enqueue(async () => {
@@ -170,6 +172,8 @@ export class ListenerManager {
       const names = [...this.active.keys()];
       await Promise.all(names.map((name) => this.unbindAll(name)));
       await Promise.all([this.waitForDrained(), ...this.closingUdp]);
+      // Every UDP listener has answered or given up: nothing uses the upstream sockets any more.
+      this.dns.close();
     });
     return this.closing;
   }

@@ -11,6 +11,7 @@ import type { ConfigView } from '../config-store/types.js';
 import type { DownstreamFacts } from '../hcm/types.js';
 import type { FlowRecord, TcpFlowRecord } from '../flow/types.js';
 import type { ClusterManager } from '../upstream/types.js';
+import type { DnsRuntime } from '../dns/runtime.js';
 
 export interface SocketEndpoint {
   address: string;
@@ -126,6 +127,18 @@ export interface MeshdFilterConnection {
   /** As DownstreamConnection.onDrain: listener removed, chain gone, proxy closing. */
   onDrain(callback: () => void): () => void;
   readonly draining: boolean;
+  /** What the data plane holds for its meshd filters (settings from BuiltinProxy.start, shared sockets). */
+  readonly dataPlane: MeshdDataPlaneContext;
+}
+
+/**
+ * One data plane's (one ListenerManager's) settings and shared resources for meshd filters, handed
+ * to every meshd filter connection and every UDP listener; the ListenerManager closes what it holds
+ * when it closes. A filter needing data-plane-wide state gets a field here.
+ */
+export interface MeshdDataPlaneContext {
+  /** The DNS filter's: answer observer, response max delay, upstream UDP sockets. */
+  readonly dns: DnsRuntime;
 }
 
 /** A meshd filter's compiled config (NetworkFilterConfig kind 'meshd') that runs connections. */

@@ -12,7 +12,6 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { SocketAddressConfig } from '../config/types.js';
 import type { ConfigView } from '../config-store/types.js';
-import { udpListenerFiltersOf } from '../config/listener.js';
 import type { OriginalDestinationResolver, ProxyLogger, SocketEndpoint } from './types.js';
 import type { UdpDatagramFacts, UdpFilterEnvironment } from './udp-types.js';
 
@@ -90,7 +89,7 @@ export class UdpListenerSocket {
     }
     const config = this.deps.view.listener(this.listenerName);
     if (!config) return;
-    const filters = udpListenerFiltersOf(config);
+    const filters = config.udpListenerFilters ?? [];
     const remote: SocketEndpoint = { address: normalizeIp(rinfo.address), port: rinfo.port };
     const local = this.bound;
     let destination = local;
