@@ -116,12 +116,24 @@ test('a request for all topics is covered only by a rule without a topic or pref
   });
 });
 
+test('a Metadata request with an empty topic list (brokers only) needs no topic permission; other keys naming no topic still do', () => {
+  const rules = [{ role: 'produce' as const, topic: 'orders' }];
+  assert.deepEqual(match(rules, { apiKey: METADATA, topics: [] }), { allowed: true, matchedRuleIndexes: [0], deniedTopics: [], deniedGroups: [] });
+  // Still a rule must apply: the request's key must be allowed.
+  assert.equal(allowed([{ apiKeys: new Set([PRODUCE]), topic: 'orders' }], { apiKey: METADATA, topics: [] }), false);
+  assert.equal(allowed(rules, { apiKey: METADATA, topics: 'all' }), false);
+  // A Fetch naming no topic may read an incremental fetch session: it stays denied by topic rules.
+  assert.equal(allowed([{ role: 'consume' as const, topic: 'orders' }], { apiKey: FETCH, topics: [] }), false);
+});
+
 test('a key outside the topic list is not constrained by topic, and a key inside it always is', () => {
   const topicScoped = [{ topic: 'orders' }, { topicPrefix: 'audit.' }];
   for (let key = 0; key <= 87; key++) {
     // Rules without groupID leave groups alone: a group key naming no group is not refused for it.
     const verdict = allowed(topicScoped, { apiKey: key, topics: [], groups: [] });
-    assert.equal(verdict, !KAFKA_TOPIC_API_KEYS.has(key), `key ${key} naming no topic`);
+    // The one exception: a Metadata request naming no topic asks for brokers only (test above).
+    assert.equal(verdict, !KAFKA_TOPIC_API_KEYS.has(key) || key === METADATA, `key ${key} naming no topic`);
+    if (KAFKA_TOPIC_API_KEYS.has(key)) assert.equal(allowed(topicScoped, { apiKey: key, topics: 'all', groups: [] }), false, `key ${key} for all topics`);
     if (!KAFKA_TOPIC_API_KEYS.has(key)) assert.equal(allowed(topicScoped, { apiKey: key, topics: ['secrets'] }), true, `key ${key} with a stray topic`);
   }
 });

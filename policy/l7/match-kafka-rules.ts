@@ -5,6 +5,8 @@
 import type { KafkaRole, KafkaRule } from '../model.js';
 import { KAFKA_GROUP_API_KEYS, KAFKA_ROLE_API_KEYS, KAFKA_TOPIC_API_KEYS, kafkaApiKeyFromName } from './kafka-api-keys.js';
 
+const METADATA_API_KEY = 3;
+
 /** One Kafka rule as the matcher needs it: every set field must match. */
 export interface KafkaRuleSpec {
   /** The API keys the rule allows; undefined or empty = any key (as the proto's empty `api_keys`). */
@@ -84,7 +86,12 @@ export function matchKafkaRules(rules: readonly KafkaRule[], req: KafkaRequestFa
  */
 export function matchKafkaRuleSpecs(rules: readonly KafkaRuleSpec[], req: KafkaRequestFacts): KafkaRulesMatch {
   if (rules.length === 0) return { allowed: true, matchedRuleIndexes: [], deniedTopics: [], deniedGroups: [] };
-  const carriesTopics = KAFKA_TOPIC_API_KEYS.has(req.apiKey);
+  // A Metadata request with an empty topic list (v1+; an empty v0 list means all topics, and the
+  // request's facts say 'all' then) asks for brokers and the controller only, and reveals no topic:
+  // librdkafka opens connections with one. It needs no topic permission. Other keys keep Cilium's
+  // rule: a Fetch naming no topic may still read an incremental fetch session's partitions.
+  const namesNoTopic = req.apiKey === METADATA_API_KEY && req.topics !== 'all' && req.topics.length === 0;
+  const carriesTopics = KAFKA_TOPIC_API_KEYS.has(req.apiKey) && !namesNoTopic;
   const carriesGroups = KAFKA_GROUP_API_KEYS.has(req.apiKey);
   const applicable: number[] = [];
   for (const [index, rule] of rules.entries()) if (ruleApplies(rule, req)) applicable.push(index);
