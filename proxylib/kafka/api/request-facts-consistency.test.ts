@@ -52,7 +52,8 @@ function sites(struct: KafkaStructDescriptor, version: number, path: string[] = 
     else if (f.e === 'groupId') out.push({ kind: 'group', path: p });
     else if (f.e === 'transactionalId') out.push({ kind: 'transactionalId', path: p });
     // An entry that names its topic both ways (Metadata v10+, DeleteTopics v6+, LeaderAndIsr v5+)
-    // is judged by the name; the id is read only when the name is null.
+    // is not scanned for its id: Metadata reads the ids or the names as the broker does, DeleteTopics
+    // reads both (request-facts.test.ts checks those two), LeaderAndIsr is broker to broker.
     else if (f.t === 'uuid' && f.n === 'topicId' && !namesTopic) out.push({ kind: 'topicId', path: p });
     if (f.s) out.push(...sites(f.s, version, p));
   }

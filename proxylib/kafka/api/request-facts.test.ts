@@ -91,6 +91,12 @@ describe('requestFacts', () => {
     assert.deepEqual(factsOf(10, 6, { keyType: 1, coordinatorKeys: ['t1', 't2'] }).transactionalIds, ['t1', 't2']);
   });
 
+  test('FindCoordinator keys of a share type or a type the schema set does not know are judged as groups', () => {
+    assert.deepEqual(factsOf(10, 6, { keyType: 2, coordinatorKeys: ['s:1'] }).groups, ['s:1']);
+    assert.deepEqual(factsOf(10, 3, { key: 'secret', keyType: 7 }).groups, ['secret']);
+    assert.deepEqual(factsOf(10, 4, { keyType: 9, coordinatorKeys: ['secret'] }).groups, ['secret']);
+  });
+
   test('config resources: TOPIC resources are topics, GROUP resources are groups, the rest is cluster level', () => {
     const resources = [
       { resourceType: 2, resourceName: 'orders', configurationKeys: null },
@@ -130,6 +136,12 @@ describe('requestFacts', () => {
     assert.deepEqual(factsOf(20, 5, { topicNames: ['x', 'y'] }).topics, ['x', 'y']);
     const f = factsOf(20, 6, { topics: [{ name: 'x', topicId: ZERO_TOPIC_ID }, { name: null, topicId: ID_A }] });
     assert.deepEqual([f.topics, f.unresolvedTopicIds], [['x'], [ID_A]]);
+    // An allowed name cannot carry another topic's id past the rules: both are facts.
+    const cache = new TopicNameCache();
+    cache.learnFromResponse(3, 12, { topics: [{ name: 'secret', topicId: ID_B, errorCode: 0 }] });
+    assert.equal(cache.nameOf(ID_B), 'secret', 'the cache learned the id');
+    const both = factsOf(20, 6, { topics: [{ name: 'x', topicId: ID_B }, { name: 'y', topicId: ID_A }] }, cache);
+    assert.deepEqual([both.topics, both.unresolvedTopicIds], [['x', 'secret', 'y'], [ID_A]]);
   });
 
   test('AddPartitionsToTxn names one transaction up to v3 and a batch from v4', () => {

@@ -143,8 +143,10 @@ function configResources(m: Msg, f: FactsBuilder): void {
 }
 
 function coordinatorKey(key: unknown, keyType: unknown, f: FactsBuilder): void {
-  if (keyType === KAFKA_COORDINATOR_TYPE.GROUP || keyType === KAFKA_COORDINATOR_TYPE.SHARE) f.group(key);
-  else if (keyType === KAFKA_COORDINATOR_TYPE.TRANSACTION) f.txn(key);
+  if (keyType === KAFKA_COORDINATOR_TYPE.TRANSACTION) f.txn(key);
+  // GROUP, SHARE, and any type this schema set does not know: judged as a group, so a groupID
+  // rule cannot be passed by a key type that names nothing to the facts (fail closed).
+  else f.group(key);
 }
 
 /** Indexed by API key. Keys without an entry carry nothing policy can name (cluster level). */
@@ -239,11 +241,14 @@ on(20, (m, v, f) => {
     strings(m, 'topicNames', (n) => f.topic(n));
     return;
   }
+  // A broker refuses an entry with both (INVALID_REQUEST); both are read anyway so that an allowed
+  // name cannot carry the id of another topic past the rules.
   const topics = list(m, 'topics');
   if (topics) for (const t of topics) {
     const name = t['name'];
+    const id = t['topicId'];
     if (typeof name === 'string') f.topic(name);
-    else f.topicId(t['topicId']);
+    if (typeof name !== 'string' || id !== ZERO_TOPIC_ID) f.topicId(id);
   }
 });
 // 21 DeleteRecords
