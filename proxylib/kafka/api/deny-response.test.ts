@@ -58,6 +58,25 @@ function populatedRequest(apiKey: number, apiVersion: number): KafkaMessage {
   return m;
 }
 
+/**
+ * The error codes of each innermost entry that carries any (a partition under a topic, a topic
+ * without partitions, a group, the top level of a flat response): a denial must reach every one of
+ * them, not only one somewhere. An entry may hold more than one code (CreateTopics' topic error
+ * beside its config error), so each entry's codes come as a group.
+ */
+function innermostErrorEntries(m: unknown, path = ''): Array<{ path: string; codes: number[] }> {
+  if (Array.isArray(m)) return m.flatMap((e, i) => innermostErrorEntries(e, `${path}[${i}]`));
+  if (typeof m !== 'object' || m === null || Buffer.isBuffer(m)) return [];
+  const own: number[] = [];
+  const nested: Array<{ path: string; codes: number[] }> = [];
+  for (const [k, v] of Object.entries(m)) {
+    if (/errorCode$/i.test(k) && typeof v === 'number') own.push(v);
+    else nested.push(...innermostErrorEntries(v, `${path}.${k}`));
+  }
+  if (nested.length > 0) return nested;
+  return own.length > 0 ? [{ path: path || '.', codes: own }] : [];
+}
+
 const topicsOf = (m: KafkaMessage, field: string) => m[field] as KafkaMessage[];
 
 describe('denyResponse for every API key and version', () => {
@@ -73,6 +92,8 @@ describe('denyResponse for every API key and version', () => {
         if (responseHeaderVersion(apiKey, v) === 1) assert.equal(frame[8], 0, `${api.name} v${v}: response header v1`);
         const codes = errorCodes(decoded.body);
         assert.ok(codes.some((c) => KAFKA_AUTHORIZATION_ERRORS.has(c.code)), `${api.name} v${v}: an authorization error somewhere, got ${JSON.stringify(codes.slice(0, 6))}`);
+        const admitted = innermostErrorEntries(decoded.body).filter((e) => !e.codes.some((c) => KAFKA_AUTHORIZATION_ERRORS.has(c)));
+        assert.deepEqual(admitted, [], `${api.name} v${v}: every innermost entry of the response carries an authorization error`);
         assert.equal(decoded.body['throttleTimeMs'] ?? 0, 0);
 
         // Without a body (the header decoded, the body did not) and with an empty request, it still encodes.
