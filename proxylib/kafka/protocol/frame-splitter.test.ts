@@ -37,6 +37,50 @@ describe('kafka frame splitter', () => {
     assert.equal(f!.buffer, chunk.buffer);
   });
 
+  test('pushParts hands out each frame, size field first, as views of the chunks it arrived in', () => {
+    const payloads = [0, 1, 3, 4, 5, 100, 4096, 20_000].map((n, i) => Buffer.alloc(n, i + 1));
+    const stream = Buffer.concat(payloads.map(frame));
+    let seed = 11;
+    for (let round = 0; round < 90; round++) {
+      const splitter = new KafkaFrameSplitter(1 << 20);
+      const chunks: Buffer[] = [];
+      const out: Array<{ size: number; parts: Buffer[] }> = [];
+      for (let pos = 0; pos < stream.length;) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const len = round % 3 === 0 ? 1 + (seed % 7) : 1 + (seed % 9000);
+        // Each chunk in memory of its own, as a socket delivers them.
+        const piece = stream.subarray(pos, pos + len);
+        const chunk = Buffer.allocUnsafeSlow(piece.length);
+        piece.copy(chunk);
+        chunks.push(chunk);
+        out.push(...splitter.pushParts(chunk));
+        pos += len;
+      }
+      assert.equal(out.length, payloads.length);
+      out.forEach((f, i) => {
+        assert.equal(f.size, payloads[i]!.length);
+        assert.ok(Buffer.concat(f.parts).equals(frame(payloads[i]!)), `frame ${i} in round ${round}`);
+        for (const part of f.parts) {
+          assert.ok(part.length > 0);
+          assert.ok(chunks.some((c) => c.buffer === part.buffer), 'a part is a view of a received chunk, not a copy');
+        }
+      });
+      assert.equal(splitter.buffered, 0);
+    }
+  });
+
+  test('pushParts returns a frame in one chunk as one part', () => {
+    const chunk = Buffer.concat([frame(Buffer.alloc(10, 1)), frame(Buffer.alloc(20, 2))]);
+    const out = new KafkaFrameSplitter(100).pushParts(chunk);
+    assert.deepEqual(
+      out.map((f) => [f.size, f.parts.length, f.parts[0]!.buffer === chunk.buffer]),
+      [
+        [10, 1, true],
+        [20, 1, true],
+      ],
+    );
+  });
+
   test('buffered counts bytes of the incomplete frame', () => {
     const s = new KafkaFrameSplitter(100);
     assert.deepEqual(s.push(Buffer.from([0, 0])), []);

@@ -23,6 +23,7 @@ export {
 } from './codec.js';
 export { KafkaProtocolError, KAFKA_ERROR_CODES, type KafkaErrorCode } from './errors.js';
 export { KafkaFrameSplitter, DEFAULT_MAX_FRAME_BYTES, kafkaFrameWithSize } from './frame-splitter.js';
+export type { KafkaFrameParts } from './frame-splitter.js';
 export { KafkaReader } from './reader.js';
 export { KafkaWriter } from './writer.js';
 export { sampleMessage } from './sample-message.js';
