@@ -32,7 +32,7 @@ import {
 } from './api/index.js';
 import type { KafkaPolicyConfig } from './compile-policy.js';
 import { decideConnection, type KafkaRequestDecider, type KafkaRequestDecision } from './decide.js';
-import { decodeRequestBody, decodeRequestHeader, decodeResponse, kafkaApiInfo, KafkaFrameSplitter, type KafkaMessage, type KafkaRequestHeader } from './protocol/index.js';
+import { decodeRequestBody, decodeRequestHeader, decodeResponse, kafkaApiInfo, KafkaFrameSplitter, type KafkaFrameParts, type KafkaMessage, type KafkaRequestHeader } from './protocol/index.js';
 import { KafkaResponseFramer, type ResponseHandling } from './response-framer.js';
 import { recordBufferedBytes } from './stats.js';
 import { topicCacheFor } from './topic-caches.js';
@@ -52,6 +52,37 @@ const MAX_PENDING = 1024;
 const DELAYED_CLOSE_MS = 1_000;
 /** How long requests already accepted may take to reach the broker once the client is gone. */
 const UPSTREAM_FLUSH_MS = 5_000;
+/** Largest request the shared decode buffer grows to; a larger one is joined into a Buffer of its own. */
+const DECODE_SCRATCH_MAX_BYTES = 16 * 1_048_576;
+
+/**
+ * Where a request that arrived in several chunks is joined to be decoded. One per process, not per
+ * connection: decoding and deciding are synchronous and nothing keeps the decoded request (its
+ * strings are copies; its record views are read by the decision and dropped), so connections can
+ * take turns. The request itself is forwarded as the chunks it arrived in. A fresh Buffer per
+ * large request (external memory V8 must collect) cost more than everything else the filter does.
+ */
+let decodeScratch = Buffer.alloc(0);
+
+function contiguousFrame(frame: KafkaFrameParts): Buffer {
+  const { size, parts } = frame;
+  if (parts.length === 1) return parts[0]!.subarray(4);
+  if (size > decodeScratch.length && size <= DECODE_SCRATCH_MAX_BYTES) {
+    decodeScratch = Buffer.allocUnsafeSlow(Math.min(DECODE_SCRATCH_MAX_BYTES, Math.max(size, 2 * decodeScratch.length, 65_536)));
+  }
+  const out = size <= decodeScratch.length ? decodeScratch.subarray(0, size) : Buffer.allocUnsafe(size);
+  let skip = 4; // the size field, which may itself span parts
+  let off = 0;
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    off += part.copy(out, off, skip);
+    skip = 0;
+  }
+  return out;
+}
 
 /** Resolves the current policy of the connection's chain; undefined when the chain is gone. */
 export type CurrentPolicy = () => KafkaPolicyConfig | undefined;
@@ -231,9 +262,9 @@ class KafkaConnection {
 
   private onDownstreamData(chunk: Buffer): void {
     this.idle?.refresh();
-    let frames: Buffer[];
+    let frames: KafkaFrameParts[];
     try {
-      frames = this.splitter.push(chunk);
+      frames = this.splitter.pushParts(chunk);
     } catch (err) {
       this.failRequest(undefined, 'kafka_malformed_request', err);
       return;
@@ -246,8 +277,10 @@ class KafkaConnection {
     this.updateReading();
   }
 
-  private onRequest(frame: Buffer): void {
+  private onRequest(parts: KafkaFrameParts): void {
     const startedAtMs = Date.now();
+    // Valid until the next request is joined: only decoding reads it.
+    const frame = contiguousFrame(parts);
     let header: KafkaRequestHeader & { known: boolean };
     try {
       header = decodeRequestHeader(frame);
@@ -281,7 +314,7 @@ class KafkaConnection {
     const request: RequestInfo = { header, known: header.known, facts, startedAtMs };
     const decision = decider.decide({ apiKey: header.apiKey, apiVersion: header.apiVersion, clientId: header.clientId, facts: judged, opaque: !header.known });
     if (decision.allowed) {
-      this.forward(frame, request, decision.policy, session?.opens === true ? new Set(asNames(facts.topics)) : undefined);
+      this.forward(parts, request, decision.policy, session?.opens === true ? new Set(asNames(facts.topics)) : undefined);
       if (session?.topics) {
         for (const t of asNames(facts.topics)) session.topics.add(t);
         for (const t of session.forgotten) session.topics.delete(t);
@@ -342,15 +375,17 @@ class KafkaConnection {
     return this.decider;
   }
 
-  private forward(frame: Buffer, request: RequestInfo, policy: string | undefined, newFetchSession?: Set<string>): void {
+  private forward(frame: KafkaFrameParts, request: RequestInfo, policy: string | undefined, newFetchSession?: Set<string>): void {
     const upstream = this.upstream!;
-    const size = Buffer.allocUnsafe(4);
-    size.writeInt32BE(frame.length, 0);
-    // One writev for the size and the frame as it arrived: the bytes the broker gets are the client's.
-    upstream.cork();
-    upstream.write(size);
-    const ok = upstream.write(frame);
-    upstream.uncork();
+    // The frame as it arrived, size field included, in the client's own chunks (one writev): the
+    // bytes the broker gets are the client's, and nothing is copied.
+    let ok = true;
+    if (frame.parts.length === 1) ok = upstream.write(frame.parts[0]!);
+    else {
+      upstream.cork();
+      for (const part of frame.parts) ok = upstream.write(part);
+      upstream.uncork();
+    }
     if (!ok || upstream.writableNeedDrain) this.upstreamBlocked = true;
     if (request.facts.expectsResponse) this.pending.push({ kind: 'upstream', request, policy, learn: LEARN_FROM.has(request.header.apiKey) && request.known, newFetchSession });
     else this.publishRequest(request, 'FORWARDED', policy, undefined, undefined);

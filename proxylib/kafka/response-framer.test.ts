@@ -78,3 +78,24 @@ test("a Fetch answer's session id is read behind the response header's tagged fi
   assert.equal(fetchResponseSessionId(classic.subarray(0, 9), 11), undefined, 'too short');
   assert.equal(fetchResponseSessionId(Buffer.from([0x05]), 12), undefined, 'tagged fields beyond the bytes');
 });
+
+test('a streamed response whose prefix is in the chunk goes out as one view of it, not prefix and rest apart', () => {
+  const stream = Buffer.concat([response(1, Buffer.from('first answer')), response(2, Buffer.alloc(100, 3))]);
+  const pieces: Buffer[] = [];
+  const framer = new KafkaResponseFramer({
+    begin: () => 'stream',
+    bytes: (chunk) => pieces.push(chunk),
+    peeked: () => {},
+    end: () => {},
+    invalid: (detail) => assert.fail(detail),
+  });
+  framer.push(stream.subarray(0, 40));
+  framer.push(stream.subarray(40));
+  assert.ok(Buffer.concat(pieces).equals(stream));
+  assert.deepEqual(
+    pieces.map((p) => p.length),
+    [20, 20, 100 + 8 - 20],
+    'the first answer whole, the second one as its chunks arrived',
+  );
+  assert.ok(pieces.every((p) => p.buffer === stream.buffer), 'views, no copies');
+});

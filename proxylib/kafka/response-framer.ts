@@ -51,7 +51,10 @@ export class KafkaResponseFramer {
   push(chunk: Buffer): boolean {
     let off = 0;
     while (off < chunk.length && !this.failed) {
+      /** Where this response starts in the chunk when its whole prefix is in it, else -1. */
+      let startInChunk = -1;
       if (this.remaining < 0) {
+        if (this.prefixLength === 0 && chunk.length - off >= RESPONSE_PREFIX_BYTES) startInChunk = off;
         const take = Math.min(RESPONSE_PREFIX_BYTES - this.prefixLength, chunk.length - off);
         chunk.copy(this.prefix, this.prefixLength, off, off + take);
         this.prefixLength += take;
@@ -74,13 +77,20 @@ export class KafkaResponseFramer {
           this.peekUntil = RESPONSE_PREFIX_BYTES + Math.min(handling.peek, size - 4);
         } else this.mode = handling;
         this.remaining = size - 4;
-        // The prefix buffer is reused for the next response: hand out a copy.
-        const head = Buffer.from(this.prefix);
-        if (this.mode === 'stream') this.sink.bytes(head);
-        else this.collect(head);
+        if (startInChunk < 0) {
+          // The prefix buffer is reused for the next response: hand out a copy.
+          const head = Buffer.from(this.prefix);
+          if (this.mode === 'stream') this.sink.bytes(head);
+          else this.collect(head);
+        } else if (this.mode !== 'stream') this.collect(chunk.subarray(startInChunk, off));
       }
       const take = Math.min(this.remaining, chunk.length - off);
-      if (take > 0) {
+      if (startInChunk >= 0 && this.mode === 'stream') {
+        // Prefix and what follows of the response in one view: one write for a small answer.
+        this.sink.bytes(startInChunk === 0 && off + take === chunk.length ? chunk : chunk.subarray(startInChunk, off + take));
+        off += take;
+        this.remaining -= take;
+      } else if (take > 0) {
         const piece = take === chunk.length && off === 0 ? chunk : chunk.subarray(off, off + take);
         if (this.mode === 'stream') this.sink.bytes(piece);
         else this.collect(piece);
