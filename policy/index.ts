@@ -23,6 +23,7 @@ export {
   parseKafkaApiKeyArg,
   kafkaApiKeyName,
   kafkaApiKeyFromName,
+  isKafkaTopicName,
   KAFKA_API_NAMES,
   KAFKA_ROLE_API_KEYS,
   KAFKA_TOPIC_API_KEYS,
@@ -33,8 +34,9 @@ export {
 export type { KafkaRuleSpec, KafkaRulesMatch, KafkaRequestFacts } from './l7/index.js';
 export { parseCidr, parseIp, prefixContains, ipInPrefix, formatIpAddress } from './cidr/index.js';
 export type { Prefix, ParseCidrResult, ParseIpResult, IpFamily } from './cidr/index.js';
-export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors, cidrIdentityLabels } from './identity/index.js';
+export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors, cidrIdentityLabels, fqdnIdentityLabels } from './identity/index.js';
+export type { CachedSelector } from './identity/index.js';
 export { LabelSet, endpointLabels, matchesSelector, selectorKey } from './labels/index.js';
-export { compileFqdnMatcher } from './fqdn/index.js';
+export { compileFqdnMatcher, fqdnSelectorString } from './fqdn/index.js';
 // RE2 full-match regexes (compiled once per source); the proxy's matchers build on them.
 export { compileFullMatchRegex as compileRe2FullMatch } from './regex/index.js';

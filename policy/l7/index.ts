@@ -12,6 +12,7 @@ export {
   kafkaApiKeyFromName,
   kafkaApiKeyName,
   kafkaApiKeyNames,
+  isKafkaTopicName,
   parseKafkaApiKeyArg,
 } from './kafka-api-keys.js';
 export type { KafkaRequestFacts, KafkaRuleSpec, KafkaRulesMatch } from './match-kafka-rules.js';

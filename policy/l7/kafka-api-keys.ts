@@ -220,3 +220,13 @@ export function parseKafkaApiKeyArg(arg: string): number | undefined {
   }
   return kafkaApiKeyFromName(arg);
 }
+
+/**
+ * Kafka's legal topic names (1–255 of letters, digits, `.`, `_`, `-`), Cilium's rule for `topic`.
+ * The loader checks `topic`/`topicPrefix` with it, and the proxy checks what xDS hands it: names
+ * outside this set are how the filter marks topic ids it cannot name, so a rule must never hold one.
+ */
+export function isKafkaTopicName(s: string): boolean {
+  return KAFKA_TOPIC_NAME.test(s);
+}
+const KAFKA_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,255}$/;

@@ -30,7 +30,7 @@ import { parseCidr, prefixContains } from '../cidr/index.js';
 import { isServiceName, readCidr } from './field-readers.js';
 import { checkRegex } from '../regex/index.js';
 import { validateMatchName, validateMatchPattern, validateServerName } from '../fqdn/index.js';
-import { kafkaApiKeyFromName, kafkaApiKeyNames } from '../l7/index.js';
+import { isKafkaTopicName, kafkaApiKeyFromName, kafkaApiKeyNames } from '../l7/index.js';
 import { editDistance } from './edit-distance.js';
 import { describe, formatPath, type Checker, type Field, type FieldSpec } from './checker.js';
 import { checkSelector } from './selector.js';
@@ -687,7 +687,6 @@ function checkHttpRule(c: Checker, f: Field): HttpRule | undefined {
   return c.problems.length === before ? rule : undefined;
 }
 
-const KAFKA_TOPIC = /^[a-zA-Z0-9._-]{1,255}$/;
 const KAFKA_TOPIC_HINT = 'topics are 1–255 characters of letters, digits, ".", "_" and "-"';
 /**
  * Kafka itself takes any string as a group id; meshd asks for 1–255 printable characters so a rule
@@ -727,14 +726,14 @@ function checkKafkaRule(c: Checker, f: Field): KafkaRule | undefined {
   if (clientID !== undefined) rule.clientID = clientID;
   const topic = c.string(k.get('topic'), 'topic');
   if (topic !== undefined) {
-    if (!KAFKA_TOPIC.test(topic)) c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('topic')!.path, `invalid Kafka topic "${topic}"`, KAFKA_TOPIC_HINT);
+    if (!isKafkaTopicName(topic)) c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('topic')!.path, `invalid Kafka topic "${topic}"`, KAFKA_TOPIC_HINT);
     else rule.topic = topic;
   }
   const topicPrefix = c.string(k.get('topicPrefix'), 'topicPrefix');
   if (topicPrefix !== undefined) {
     if (topic !== undefined) {
       c.report('MESHD_ERR_POLICY_CONFLICT', k.get('topicPrefix')!.path, 'a Kafka rule has topic or topicPrefix, not both', 'a topic rule already names one topic; use two rules to allow it and a prefix', 'key');
-    } else if (!KAFKA_TOPIC.test(topicPrefix)) {
+    } else if (!isKafkaTopicName(topicPrefix)) {
       c.report('MESHD_ERR_POLICY_INVALID_VALUE', k.get('topicPrefix')!.path, `invalid Kafka topicPrefix "${topicPrefix}"`, `a prefix follows the topic rules: ${KAFKA_TOPIC_HINT}`);
     } else rule.topicPrefix = topicPrefix;
   }

@@ -119,6 +119,13 @@ describe('the Kafka policy compiler', () => {
       'typed_config.max_frame_bytes: must be 0 (default 104857600) or between 64 and 2147483647',
       'typed_config.rules[0].requests[0]: topic and topic_prefix are exclusive',
     ]);
+    // Unresolved topic ids take part in matching under names outside Kafka's topic characters: a
+    // rule that could cover them (`<`) would let unknown ids through, so the config is refused.
+    const odd = compile(policyJson({ rules: [{ name: 'r', remotes: { any: true }, requests: [{ topic_prefix: '<' }, { topic: 'a/b' }] }] }));
+    assert.deepEqual(odd.problems, [
+      'typed_config.rules[0].requests[0].topic_prefix: "<" is not a Kafka topic prefix (1–255 of letters, digits, ".", "_", "-")',
+      'typed_config.rules[0].requests[1].topic: "a/b" is not a Kafka topic name (1–255 of letters, digits, ".", "_", "-")',
+    ]);
   });
 
   test('fields of a newer proto than the proxy knows are refused with their number', () => {

@@ -9,6 +9,7 @@
 import type { DescMessage, Message } from '@bufbuild/protobuf';
 import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
 import type { KafkaRuleSpec } from '../../policy/index.js';
+import { isKafkaTopicName } from '../../policy/index.js';
 import { envoy } from '../../xds/index.js';
 import { NOT_IMPLEMENTED, TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS, type NetworkFilterContext, type Problems } from '../config/index.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './protocol/index.js';
@@ -214,6 +215,10 @@ function ruleSpec(p: Problems, path: string, q: envoy.KafkaRequestRule): KafkaRu
   if (q.topic !== '') spec.topic = q.topic;
   if (topicPrefix !== '') spec.topicPrefix = topicPrefix;
   if (q.topic !== '' && topicPrefix !== '') p.add(path, 'topic and topic_prefix are exclusive');
+  // The filter names topic ids it cannot resolve with names outside Kafka's topic characters, so
+  // that no rule covers them; a rule holding such a name (or prefix) would let them through.
+  if (q.topic !== '' && !isKafkaTopicName(q.topic)) p.add(join(path, 'topic'), `"${q.topic}" is not a Kafka topic name (1–255 of letters, digits, ".", "_", "-")`);
+  if (topicPrefix !== '' && !isKafkaTopicName(topicPrefix)) p.add(join(path, 'topic_prefix'), `"${topicPrefix}" is not a Kafka topic prefix (1–255 of letters, digits, ".", "_", "-")`);
   const groupId = q.groupId;
   if (groupId !== '') spec.groupID = groupId;
   return spec;
