@@ -65,7 +65,11 @@ export interface KafkaFlowRecord extends FlowBase {
     topics: string[];
     /** Consumer group ids of the request. */
     groups: string[];
-    /** The error code of the response the proxy answered a denied request with. */
+    /**
+     * What the denial stands for: 29 a topic, 30 a group, 31 the cluster, 100 a topic id the proxy
+     * cannot name. The response itself carries the API's own code where it has a finer one (53 for
+     * transactional APIs, 31 for ListGroups and the ACL APIs); docs/kafka.md lists them.
+     */
     errorCode?: number | undefined;
   };
   /** ERROR records: the decoder's (or the upstream framer's) message, e.g. for kafka_malformed_request. */
