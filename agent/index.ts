@@ -4,3 +4,4 @@
 export { main } from './cli/main.js';
 export type { CliIo } from './cli/cli-io.js';
 export * from './pods/index.js';
+export * from './fqdn/index.js';

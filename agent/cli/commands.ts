@@ -89,6 +89,44 @@ export const COMMANDS: CommandGroup = {
     },
     {
       kind: 'group',
+      name: 'fqdn',
+      summary: 'inspect what the DNS proxy learned for toFQDNs rules',
+      options: [],
+      examples: ['meshd fqdn cache list'],
+      commands: [
+        {
+          kind: 'group',
+          name: 'cache',
+          summary: 'the learned DNS cache',
+          options: [],
+          examples: ['meshd fqdn cache list --state-dir /var/lib/meshd'],
+          commands: [
+            {
+              kind: 'command',
+              name: 'list',
+              summary: 'show name -> IPs -> remaining TTL -> selectors, from the state directory',
+              details: [
+                'Reads fqdn-cache.json, which the agent saves after every answer it learns from, so it',
+                'works with or without a running agent. One line per name and IP: the seconds left of the',
+                "IP's TTL for that name, the local identity the ipcache maps it to and the toFQDNs",
+                "selectors that select it ('-' when none: the IP is known but not allowed). Expired IPs",
+                'still kept for an active flow are listed with TTL `expired`.',
+                'Exit status: 0 when the cache was read, 1 when it is missing or corrupt.',
+              ],
+              arguments: [],
+              options: [
+                { name: 'state-dir', value: 'DIR', description: "the agent's state directory (default /var/lib/meshd)" },
+                OUTPUT,
+              ],
+              examples: ['meshd fqdn cache list', 'meshd fqdn cache list --state-dir /tmp/meshd-state -o json'],
+              load: () => import('./commands/fqdn-cache-list.js'),
+            },
+          ],
+        },
+      ],
+    },
+    {
+      kind: 'group',
       name: 'xds',
       summary: 'serve Envoy resources over xDS without the agent',
       options: [],
