@@ -7,11 +7,11 @@
 // The xDS server validates the same config before sending it (xds/resources/dns-filter.ts), but the
 // proxy also runs configs from any ADS server, so it checks again and refuses rather than runs
 // something it would read differently.
-import type { DescMessage, Message } from '@bufbuild/protobuf';
-import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
+import type { Message } from '@bufbuild/protobuf';
 import { compileFqdnMatcher, parseIp } from '../../policy/index.js';
 import { envoy } from '../../xds/index.js';
-import { checkedDurationMs, NOT_IMPLEMENTED, type Problems } from '../config/problems.js';
+import { checkedDurationMs, type Problems } from '../config/problems.js';
+import { checkedFilterConfig, COMMON_POLICY_FIELDS, compileDenyRules, compileDirection, compilePeerRules, compilePortRange, compileUpstreamCluster, joinPath as join, type PeerMatch, type SupportedFilterFields } from '../meshd-filters/index.js';
 import { PatternIndex } from './pattern-index.js';
 
 /** policy's toFQDNs / rules.dns name matcher (its type is not exported by policy's entry). */
@@ -23,14 +23,7 @@ export const DNS_POLICY_TYPE = 'meshd.filters.dns.v1.DnsPolicy';
 export const DEFAULT_DNS_UPSTREAM_TIMEOUT_MS = 10_000;
 
 /** A peer (the resolver, for EGRESS) the rule is for, on the destination ports it covers. */
-export interface DnsPeerMatch {
-  /** The rule's origin (policy and rule path), for flow records. */
-  name: string;
-  anyRemote: boolean;
-  identities: ReadonlySet<number>;
-  /** Inclusive; undefined = every port the listener receives. */
-  ports: { start: number; end: number } | undefined;
-}
+export type DnsPeerMatch = PeerMatch;
 
 export interface DnsPeerRuleConfig extends DnsPeerMatch {
   /** l3l4_only, visibility_only, or no names: every query is allowed (decision step 3). */
@@ -65,70 +58,22 @@ export interface DnsPolicyConfig {
   upstreamTimeoutMs: number;
 }
 
-// The fields of the config and what the proxy does with each. Every set field not listed is a
-// problem, so a field added to the proto later is refused until the filter implements it (the same
-// rule proxylib/config/supported-fields.ts applies to Envoy's types).
+// The fields of the config and what the proxy does with each (the common/v1 messages' and
+// COMMON_POLICY_FIELDS are meshd-filters'); every set field not listed is a problem.
 const DNS = 'meshd.filters.dns.v1.';
-const COMMON = 'meshd.filters.common.v1.';
-const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
-  [`${DNS}DnsPolicy`]: new Set([
-    'stat_prefix',
-    'endpoint',
-    'direction',
-    'default_deny',
-    'deny_rules',
-    'rules',
-    'upstream',
-    'endpoint_ips',
-    'destination_ports',
-    'deny_response_code',
-    'upstream_timeout',
-  ]),
+const SUPPORTED: SupportedFilterFields = {
+  [`${DNS}DnsPolicy`]: new Set([...COMMON_POLICY_FIELDS, 'deny_response_code', 'upstream_timeout']),
   [`${DNS}DnsPeerRule`]: new Set(['name', 'remotes', 'ports', 'l3l4_only', 'visibility_only', 'names']),
   [`${DNS}DnsNameRule`]: new Set(['match_name', 'match_pattern']),
-  [`${COMMON}DenyRule`]: new Set(['name', 'remotes', 'ports']),
-  [`${COMMON}Remotes`]: new Set(['any', 'identities']),
-  [`${COMMON}PortRange`]: new Set(['start', 'end']),
-  [`${COMMON}Upstream`]: new Set(['cluster']),
 };
 
-function checkFields(msg: ReflectMessage, path: string, problems: Problems): void {
-  const typeName = msg.desc.typeName;
-  // Durations have no sub-field a proxy could ignore; their value is checked where it is read.
-  if (typeName.startsWith('google.protobuf.')) return;
-  const fields = SUPPORTED[typeName];
-  if (!fields) {
-    problems.add(path, `${typeName} ${NOT_IMPLEMENTED}`);
-    return;
-  }
-  // Fields from a newer proto than the proxy's: their meaning is unknown, so is the config's.
-  for (const u of msg.getUnknown() ?? []) problems.add(join(path, `<field ${u.no}>`), `field number ${u.no} of ${typeName} is unknown to this proxy`);
-  for (const field of msg.fields) {
-    if (!msg.isSet(field)) continue;
-    const fieldPath = join(path, field.name);
-    if (!fields.has(field.name)) {
-      problems.add(fieldPath, NOT_IMPLEMENTED);
-      continue;
-    }
-    if (field.fieldKind === 'message') checkFields(msg.get(field), fieldPath, problems);
-    else if (field.fieldKind === 'list' && field.listKind === 'message') {
-      let i = 0;
-      for (const item of msg.get(field)) checkFields(item as ReflectMessage, `${fieldPath}[${i++}]`, problems);
-    }
-  }
-}
-
-function join(base: string, rel: string): string {
-  return base === '' ? rel : `${base}.${rel}`;
-}
-
-/** A canonical key of an IP address (one form for `::1` and `0:0::1`, v4-mapped as v4); undefined when not an IP. */
 /** Lower-case, with the trailing dot: the form names are compared in (as policy's matcher does). */
 export function normalizeDnsName(name: string): string {
   const lower = name.replace(/[A-Z]/g, (c) => c.toLowerCase());
   return lower.endsWith('.') ? lower : `${lower}.`;
 }
 
+/** A canonical key of an IP address (one form for `::1` and `0:0::1`, v4-mapped as v4); undefined when not an IP. */
 export function ipKey(ip: string): string | undefined {
   const parsed = parseIp(ip);
   return parsed.ok ? parsed.prefix.canonical : undefined;
@@ -144,20 +89,12 @@ export function compileDnsPolicyConfig(config: Message, ctx: { path: string; pro
   const before = p.items.length;
   const base = ctx.path;
   const at = (rel: string): string => join(base, rel);
-  if (config.$typeName !== DNS_POLICY_TYPE) {
-    p.add(base, `expected ${DNS_POLICY_TYPE}, got ${config.$typeName}`);
-    return undefined;
-  }
-  const policy = config as envoy.DnsPolicy;
-  checkFields(reflect(envoy.DnsPolicySchema as DescMessage, policy), base, p);
+  const policy = checkedFilterConfig(config, envoy.DnsPolicySchema, SUPPORTED, base, p);
+  if (!policy) return undefined;
 
   if (policy.statPrefix === '') p.add(at('stat_prefix'), 'must not be empty');
-  let direction: 'ingress' | 'egress' = 'egress';
-  if (policy.direction === envoy.Direction.INGRESS) direction = 'ingress';
-  else if (policy.direction === envoy.Direction.EGRESS) direction = 'egress';
-  else p.add(at('direction'), 'must be INGRESS or EGRESS');
-  const upstreamCluster = policy.upstream?.cluster ?? '';
-  if (upstreamCluster === '') p.add(at('upstream.cluster'), 'must name the cluster allowed queries go to');
+  const direction = compileDirection(p, at('direction'), policy.direction);
+  const upstreamCluster = compileUpstreamCluster(p, at('upstream'), policy.upstream, 'the cluster allowed queries go to');
 
   const endpointIpKeys = new Set<string>();
   policy.endpointIps.forEach((ip, i) => {
@@ -166,7 +103,7 @@ export function compileDnsPolicyConfig(config: Message, ctx: { path: string; pro
     else endpointIpKeys.add(key);
   });
   if (ctx.forUdp && policy.endpointIps.length === 0) p.add(at('endpoint_ips'), "must name the endpoint's addresses (a UDP listener picks the policy by them)");
-  const destinationPorts = portRange(p, at('destination_ports'), policy.destinationPorts);
+  const destinationPorts = compilePortRange(p, at('destination_ports'), policy.destinationPorts);
   if (ctx.forUdp && !destinationPorts) p.add(at('destination_ports'), 'is required (a UDP listener picks the policy by it)');
 
   let denyRcode: DnsPolicyConfig['denyRcode'] = 'REFUSED';
@@ -175,12 +112,8 @@ export function compileDnsPolicyConfig(config: Message, ctx: { path: string; pro
   const upstreamTimeoutMs = checkedDurationMs(p, at('upstream_timeout'), policy.upstreamTimeout, DEFAULT_DNS_UPSTREAM_TIMEOUT_MS);
   if (policy.upstreamTimeout && upstreamTimeoutMs === 0) p.add(at('upstream_timeout'), 'must be longer than 0 (a query must not wait forever)');
 
-  const denyRules = policy.denyRules.map((d, i) => peerMatch(p, at(`deny_rules[${i}]`), d.name, d.remotes, d.ports));
-  const names = new Set<string>();
-  const rules = policy.rules.map((r, i): DnsPeerRuleConfig => {
-    const path = at(`rules[${i}]`);
-    if (names.has(r.name)) p.add(join(path, 'name'), `duplicate rule name "${r.name}"`);
-    names.add(r.name);
+  const denyRules = compileDenyRules(p, at('deny_rules'), policy.denyRules);
+  const rules: DnsPeerRuleConfig[] = compilePeerRules(p, at('rules'), policy.rules, (r, path) => {
     const exactNames = new Set<string>();
     const patterns: FqdnMatcher[] = [];
     const indexed: Array<{ pattern: string; matcher: FqdnMatcher }> = [];
@@ -195,7 +128,6 @@ export function compileDnsPolicyConfig(config: Message, ctx: { path: string; pro
       }
     });
     return {
-      ...peerMatch(p, path, r.name, r.remotes, r.ports),
       allowsEveryName: r.l3l4Only || r.visibilityOnly || r.names.length === 0,
       exactNames,
       patterns,
@@ -230,24 +162,4 @@ function nameMatcher(p: Problems, path: string, n: envoy.DnsNameRule): FqdnMatch
   // An invalid selector would match no name; refusing the config says so instead.
   if (matcher.error !== undefined) p.add(join(path, rule.case === 'matchName' ? 'match_name' : 'match_pattern'), matcher.error);
   return matcher;
-}
-
-function peerMatch(p: Problems, path: string, name: string, remotes: envoy.Remotes | undefined, ports: envoy.PortRange | undefined): DnsPeerMatch {
-  if (name === '') p.add(join(path, 'name'), 'must not be empty (flow records name the deciding rule)');
-  // No remotes would mean "no peer"; a missing message is more likely a broken config than that.
-  if (!remotes) p.add(join(path, 'remotes'), 'is required');
-  return {
-    name,
-    anyRemote: remotes?.any ?? false,
-    identities: new Set(remotes?.any ? [] : (remotes?.identities ?? [])),
-    ports: portRange(p, join(path, 'ports'), ports),
-  };
-}
-
-function portRange(p: Problems, path: string, r: envoy.PortRange | undefined): { start: number; end: number } | undefined {
-  if (!r) return undefined;
-  if (r.start < 1 || r.start > 65_535) p.add(join(path, 'start'), 'must be a port (1-65535)');
-  if (r.end < 1 || r.end > 65_535) p.add(join(path, 'end'), 'must be a port (1-65535)');
-  if (r.start > r.end) p.add(path, `start ${r.start} is after end ${r.end}`);
-  return { start: r.start, end: r.end };
 }

@@ -6,12 +6,12 @@
 // The xDS server validates the same config before sending it (xds/resources/kafka-filter.ts), but
 // the proxy also runs configs from any ADS server, so it checks again and refuses rather than runs
 // something it would read differently.
-import type { DescMessage, Message } from '@bufbuild/protobuf';
-import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
+import type { Message } from '@bufbuild/protobuf';
 import type { KafkaRuleSpec } from '../../policy/index.js';
 import { isKafkaTopicName } from '../../policy/index.js';
 import { envoy } from '../../xds/index.js';
-import { NOT_IMPLEMENTED, TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS, type NetworkFilterContext, type Problems } from '../config/index.js';
+import { TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS, type NetworkFilterContext, type Problems } from '../config/index.js';
+import { checkedFilterConfig, COMMON_POLICY_FIELDS, compileDenyRules, compileDirection, compilePeerRules, compileUpstreamCluster, joinPath as join, type PeerMatch, type SupportedFilterFields } from '../meshd-filters/index.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './protocol/index.js';
 
 export const KAFKA_POLICY_TYPE = 'meshd.filters.kafka.v1.KafkaPolicy';
@@ -22,14 +22,7 @@ export const MIN_MAX_FRAME_BYTES = 64;
 export const MAX_MAX_FRAME_BYTES = 2_147_483_647;
 
 /** A peer the rule is for (identities) on the destination ports it covers. */
-export interface KafkaPeerMatch {
-  /** The rule's origin (policy and rule path), for flow records. */
-  name: string;
-  anyRemote: boolean;
-  identities: ReadonlySet<number>;
-  /** Inclusive; undefined = every port the listener receives. */
-  ports: { start: number; end: number } | undefined;
-}
+export type KafkaPeerMatch = PeerMatch;
 
 export interface KafkaPeerRuleConfig extends KafkaPeerMatch {
   /**
@@ -58,61 +51,14 @@ export interface KafkaPolicyConfig {
   idleTimeoutMs: number;
 }
 
-// The fields of the config and what the proxy does with each. Every set field not listed is a
-// problem, so a field added to the proto later is refused until the filter implements it (the same
-// rule proxylib/config/supported-fields.ts applies to Envoy's types, which that table lists).
+// The fields of the config and what the proxy does with each (the common/v1 messages' and
+// COMMON_POLICY_FIELDS are meshd-filters'); every set field not listed is a problem.
 const KAFKA = 'meshd.filters.kafka.v1.';
-const COMMON = 'meshd.filters.common.v1.';
-const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
-  [`${KAFKA}KafkaPolicy`]: new Set([
-    'stat_prefix',
-    'endpoint',
-    'direction',
-    'default_deny',
-    'deny_rules',
-    'rules',
-    'upstream',
-    // A TCP listener picks the policy by its filter chain match; these two are for UDP listeners
-    // (DNS) and informational here.
-    'endpoint_ips',
-    'destination_ports',
-    'max_frame_bytes',
-  ]),
+const SUPPORTED: SupportedFilterFields = {
+  [`${KAFKA}KafkaPolicy`]: new Set([...COMMON_POLICY_FIELDS, 'max_frame_bytes']),
   [`${KAFKA}KafkaPeerRule`]: new Set(['name', 'remotes', 'ports', 'l3l4_only', 'visibility_only', 'requests']),
   [`${KAFKA}KafkaRequestRule`]: new Set(['api_keys', 'api_version', 'client_id', 'topic', 'role', 'topic_prefix', 'group_id']),
-  [`${COMMON}DenyRule`]: new Set(['name', 'remotes', 'ports']),
-  [`${COMMON}Remotes`]: new Set(['any', 'identities']),
-  [`${COMMON}PortRange`]: new Set(['start', 'end']),
-  [`${COMMON}Upstream`]: new Set(['cluster']),
 };
-
-function checkFields(msg: ReflectMessage, path: string, problems: Problems): void {
-  const typeName = msg.desc.typeName;
-  const fields = SUPPORTED[typeName];
-  if (!fields) {
-    problems.add(path, `${typeName} ${NOT_IMPLEMENTED}`);
-    return;
-  }
-  // Fields from a newer proto than the proxy's: their meaning is unknown, so is the config's.
-  for (const u of msg.getUnknown() ?? []) problems.add(join(path, `<field ${u.no}>`), `field number ${u.no} of ${typeName} is unknown to this proxy`);
-  for (const field of msg.fields) {
-    if (!msg.isSet(field)) continue;
-    const fieldPath = join(path, field.name);
-    if (!fields.has(field.name)) {
-      problems.add(fieldPath, NOT_IMPLEMENTED);
-      continue;
-    }
-    if (field.fieldKind === 'message') checkFields(msg.get(field), fieldPath, problems);
-    else if (field.fieldKind === 'list' && field.listKind === 'message') {
-      let i = 0;
-      for (const item of msg.get(field)) checkFields(item as ReflectMessage, `${fieldPath}[${i++}]`, problems);
-    }
-  }
-}
-
-function join(base: string, rel: string): string {
-  return base === '' ? rel : `${base}.${rel}`;
-}
 
 const INT16_MAX = 32_767;
 
@@ -125,20 +71,12 @@ export function compileKafkaPolicyConfig(config: Message, ctx: Pick<NetworkFilte
   const before = p.items.length;
   const base = ctx.path;
   const at = (rel: string): string => join(base, rel);
-  if (config.$typeName !== KAFKA_POLICY_TYPE) {
-    p.add(base, `expected ${KAFKA_POLICY_TYPE}, got ${config.$typeName}`);
-    return undefined;
-  }
-  const policy = config as envoy.KafkaPolicy;
-  checkFields(reflect(envoy.KafkaPolicySchema as DescMessage, policy), base, p);
+  const policy = checkedFilterConfig(config, envoy.KafkaPolicySchema, SUPPORTED, base, p);
+  if (!policy) return undefined;
 
   if (policy.statPrefix === '') p.add(at('stat_prefix'), 'must not be empty');
-  let direction: 'ingress' | 'egress' = 'ingress';
-  if (policy.direction === envoy.Direction.INGRESS) direction = 'ingress';
-  else if (policy.direction === envoy.Direction.EGRESS) direction = 'egress';
-  else p.add(at('direction'), 'must be INGRESS or EGRESS');
-  const upstreamCluster = policy.upstream?.cluster ?? '';
-  if (upstreamCluster === '') p.add(at('upstream.cluster'), 'must name the cluster allowed traffic goes through');
+  const direction = compileDirection(p, at('direction'), policy.direction);
+  const upstreamCluster = compileUpstreamCluster(p, at('upstream'), policy.upstream, 'the cluster allowed traffic goes through');
 
   let maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   const maxFrame = policy.maxFrameBytes;
@@ -147,15 +85,10 @@ export function compileKafkaPolicyConfig(config: Message, ctx: Pick<NetworkFilte
     else maxFrameBytes = maxFrame;
   }
 
-  const denyRules = policy.denyRules.map((d, i) => peerMatch(p, at(`deny_rules[${i}]`), d.name, d.remotes, d.ports));
-  const names = new Set<string>();
-  const rules = policy.rules.map((r, i): KafkaPeerRuleConfig => {
-    const path = at(`rules[${i}]`);
-    if (names.has(r.name)) p.add(join(path, 'name'), `duplicate rule name "${r.name}"`);
-    names.add(r.name);
+  const denyRules = compileDenyRules(p, at('deny_rules'), policy.denyRules);
+  const rules: KafkaPeerRuleConfig[] = compilePeerRules(p, at('rules'), policy.rules, (r, path) => {
     const specs = r.requests.map((q, j) => ruleSpec(p, join(path, `requests[${j}]`), q));
     return {
-      ...peerMatch(p, path, r.name, r.remotes, r.ports),
       allowsEveryRequest: r.l3l4Only || r.visibilityOnly || r.requests.length === 0,
       specs,
     };
@@ -173,26 +106,6 @@ export function compileKafkaPolicyConfig(config: Message, ctx: Pick<NetworkFilte
     maxFrameBytes,
     idleTimeoutMs: TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS,
   };
-}
-
-function peerMatch(p: Problems, path: string, name: string, remotes: envoy.Remotes | undefined, ports: envoy.PortRange | undefined): KafkaPeerMatch {
-  if (name === '') p.add(join(path, 'name'), 'must not be empty (flow records name the deciding rule)');
-  // No remotes would mean "no peer"; a missing message is more likely a broken config than that.
-  if (!remotes) p.add(join(path, 'remotes'), 'is required');
-  return {
-    name,
-    anyRemote: remotes?.any ?? false,
-    identities: new Set(remotes?.any ? [] : (remotes?.identities ?? [])),
-    ports: portRange(p, join(path, 'ports'), ports),
-  };
-}
-
-function portRange(p: Problems, path: string, r: envoy.PortRange | undefined): { start: number; end: number } | undefined {
-  if (!r) return undefined;
-  if (r.start < 1 || r.start > 65_535) p.add(join(path, 'start'), 'must be a port (1-65535)');
-  if (r.end < 1 || r.end > 65_535) p.add(join(path, 'end'), 'must be a port (1-65535)');
-  if (r.start > r.end) p.add(path, `start ${r.start} is after end ${r.end}`);
-  return { start: r.start, end: r.end };
 }
 
 function ruleSpec(p: Problems, path: string, q: envoy.KafkaRequestRule): KafkaRuleSpec {
