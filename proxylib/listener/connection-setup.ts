@@ -236,7 +236,11 @@ export async function setUpConnection(entry: ConnectionEntry, env: SetupEnvironm
     });
     return;
   }
-  if (terminal?.kind === 'meshd' && isMeshdTerminalFilter(terminal.config)) {
+  // The connection the terminal filter runs on. entry.conn carries the drain signal: the listener
+  // manager calls its startDrain(), which runs the filter's onDrain callbacks (finish in-flight
+  // requests, then close). Undefined, with the socket closed, when drained while still in the
+  // listener phase: no request has started, nothing to finish.
+  const adoptConnection = (phase: 'meshd' | 'http'): ListenerDownstreamConnection | undefined => {
     const conn = new ListenerDownstreamConnection({
       socket,
       facts: downstreamFacts,
@@ -257,12 +261,15 @@ export async function setUpConnection(entry: ConnectionEntry, env: SetupEnvironm
     });
     if (entry.draining || socket.destroyed) {
       socket.destroy();
-      return;
+      return undefined;
     }
-    // entry.conn carries the drain signal: the listener manager calls its startDrain(), which runs
-    // the filter's onDrain callbacks (finish in-flight requests, then close).
     entry.conn = conn;
-    entry.phase = 'meshd';
+    entry.phase = phase;
+    return conn;
+  };
+  if (terminal?.kind === 'meshd' && isMeshdTerminalFilter(terminal.config)) {
+    const conn = adoptConnection('meshd');
+    if (!conn) return;
     handOverToMeshdFilter(terminal.config, meshdConnectionOf(conn, terminal.typeName, flow, remote, chain.downstreamTls !== undefined, env.dataPlane), env, chain);
     return;
   }
@@ -280,31 +287,8 @@ export async function setUpConnection(entry: ConnectionEntry, env: SetupEnvironm
     socket.destroy();
     return;
   }
-  const conn = new ListenerDownstreamConnection({
-    socket,
-    facts: downstreamFacts,
-    connectionFacts: facts,
-    listener,
-    chain,
-    scheme: chain.downstreamTls ? 'https' : 'http',
-    negotiatedAlpn,
-    originalDestination: destination,
-    sourceIdentity,
-    destinationIdentity,
-    acceptedAtMs,
-    view: env.view,
-    clusters: env.clusters,
-    clock: env.clock,
-    identityOf: env.identityOf,
-    logger: env.logger,
-  });
-  if (entry.draining || socket.destroyed) {
-    // Drained while still in the listener phase: no request has started, nothing to finish.
-    socket.destroy();
-    return;
-  }
-  entry.conn = conn;
-  entry.phase = 'http';
+  const conn = adoptConnection('http');
+  if (!conn) return;
   handOver(conn, protocol, env, chain);
 }
 
