@@ -71,25 +71,8 @@ function lengthOf(f: FieldPlan, r: KafkaReader, classicInt32: boolean): number {
 }
 
 export function readField(f: FieldPlan, r: KafkaReader): unknown {
+  if (f.kind <= Kind.Uuid) return readFixedWidth(f.kind, r);
   switch (f.kind) {
-    case Kind.Bool:
-      return r.bool();
-    case Kind.Int8:
-      return r.int8();
-    case Kind.Int16:
-      return r.int16();
-    case Kind.Int32:
-      return r.int32();
-    case Kind.Int64:
-      return r.int64();
-    case Kind.Uint16:
-      return r.uint16();
-    case Kind.Uint32:
-      return r.uint32();
-    case Kind.Float64:
-      return r.float64();
-    case Kind.Uuid:
-      return r.uuid();
     case Kind.String: {
       const n = lengthOf(f, r, false);
       return n === -1 ? null : r.utf8(n);
@@ -144,7 +127,8 @@ function readArray(f: FieldPlan, r: KafkaReader): unknown[] | null {
   return out;
 }
 
-function readElement(kind: Kind, compact: boolean, r: KafkaReader): unknown {
+/** The kinds up to Uuid in plan.ts's order, whose width does not depend on the version. */
+function readFixedWidth(kind: Kind, r: KafkaReader): unknown {
   switch (kind) {
     case Kind.Bool:
       return r.bool();
@@ -164,6 +148,14 @@ function readElement(kind: Kind, compact: boolean, r: KafkaReader): unknown {
       return r.float64();
     case Kind.Uuid:
       return r.uuid();
+    default:
+      throw new KafkaProtocolError('MESHD_ERR_KAFKA_DECODE', 'not a fixed-width type', '', r.pos);
+  }
+}
+
+function readElement(kind: Kind, compact: boolean, r: KafkaReader): unknown {
+  if (kind <= Kind.Uuid) return readFixedWidth(kind, r);
+  switch (kind) {
     case Kind.String: {
       const len = compact ? r.uvarint() - 1 : r.int16();
       if (len < 0) r.fail(`string of length ${len} in an array`);

@@ -4,6 +4,7 @@
 import type { KafkaFieldDescriptor, KafkaStructDescriptor, KafkaVersionRange } from './schema-types.js';
 
 export const enum Kind {
+  // Fixed-width kinds first, Uuid last of them: decode.ts tests `kind <= Kind.Uuid`.
   Bool,
   Int8,
   Int16,
