@@ -1,10 +1,13 @@
 // Every knob of bench/http, one line each, with its default (STYLE.md: flags in one place).
 // Read once at startup; a malformed value is a usage error (exit 2), not a silent default.
+import { envFlagReaders } from '../env-flags.js';
 
 export class HttpBenchUsageError extends Error {
   // Bench-internal: printed as a usage error (exit 2) by bench/http.ts; never leaves the process.
   readonly code = 'ERR_BENCH_USAGE';
 }
+
+const { readList, oneOf, readCount, readNice } = envFlagReaders(HttpBenchUsageError);
 
 export type ContenderName = 'direct' | 'meshd' | 'meshd-rules' | 'nginx' | 'haproxy';
 export const CONTENDER_NAMES: readonly ContenderName[] = ['direct', 'meshd', 'meshd-rules', 'nginx', 'haproxy'];
@@ -66,38 +69,6 @@ export function readFlags(env: NodeJS.ProcessEnv = process.env): HttpBenchFlags 
 export function plannedSeconds(f: HttpBenchFlags): number {
   const perRound = f.SCENARIOS.reduce((s, sc) => s + (sc === 'h1-c1' ? f.C1_SECS : f.SECS), 0);
   return f.CONTENDERS.length * (f.REPS * perRound + f.SCENARIOS.length * f.WARMUP_SECS);
-}
-
-function readList<T extends string>(env: NodeJS.ProcessEnv, name: string, fallback: readonly T[]): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return [...fallback];
-  const list = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (list.length === 0) throw new HttpBenchUsageError(`${name}=${raw}: expected a comma-separated list of ${fallback.join(', ')}`);
-  return [...new Set(list)];
-}
-
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new HttpBenchUsageError(`${name}: ${value} is not one of ${allowed.join(', ')}`);
-  return value as T;
-}
-
-function readCount(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new HttpBenchUsageError(`${name}=${raw}: expected an integer ≥ ${min}`);
-  return n;
-}
-
-function readNice(env: NodeJS.ProcessEnv): number {
-  const raw = env.NICE;
-  if (raw === undefined || raw === '') return -10;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < -20 || n > 19) throw new HttpBenchUsageError(`NICE=${raw}: expected an integer in [-20, 19]`);
-  return n;
 }
 
 function readSeconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

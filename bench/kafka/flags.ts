@@ -1,10 +1,13 @@
 // Every knob of bench/kafka, one line each, with its default (STYLE.md: flags in one place).
 // Read once at startup; a malformed value is a usage error (exit 2), not a silent default.
+import { envFlagReaders } from '../env-flags.js';
 
 export class KafkaBenchUsageError extends Error {
   // Bench-internal: printed as a usage error (exit 2) by bench/kafka.ts; never leaves the process.
   readonly code = 'ERR_BENCH_USAGE';
 }
+
+const { readList, oneOf, readCount, readNice } = envFlagReaders(KafkaBenchUsageError);
 
 /** `relay`: a plain Node TCP relay, the floor of any Node proxy on this layout (bench/kafka/tcp-relay.ts). */
 export type ContenderName = 'direct' | 'meshd' | 'relay';
@@ -87,34 +90,3 @@ export function readFlags(env: NodeJS.ProcessEnv = process.env): KafkaBenchFlags
   return flags;
 }
 
-function readList<T extends string>(env: NodeJS.ProcessEnv, name: string, fallback: readonly T[]): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return [...fallback];
-  const list = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (list.length === 0) throw new KafkaBenchUsageError(`${name}=${raw}: expected a comma-separated list of ${fallback.join(', ')}`);
-  return [...new Set(list)];
-}
-
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new KafkaBenchUsageError(`${name}: ${value} is not one of ${allowed.join(', ')}`);
-  return value as T;
-}
-
-function readCount(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new KafkaBenchUsageError(`${name}=${raw}: expected an integer in [${min}, ${max}]`);
-  return n;
-}
-
-function readNice(env: NodeJS.ProcessEnv): number {
-  const raw = env.NICE;
-  if (raw === undefined || raw === '') return -10;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < -20 || n > 19) throw new KafkaBenchUsageError(`NICE=${raw}: expected an integer in [-20, 19]`);
-  return n;
-}
