@@ -193,19 +193,19 @@ export function dnsPolicyJson(overrides: Record<string, unknown> = {}): Record<s
   };
 }
 
-export function udpDnsListenerJson(name: string, policies: ReadonlyArray<Record<string, unknown>>, address = '127.0.0.1'): Record<string, unknown> {
+export function udpDnsListenerJson(name: string, policies: ReadonlyArray<Record<string, unknown>>, address = '127.0.0.1', port = 0): Record<string, unknown> {
   return {
     name,
-    address: { socket_address: { protocol: 'UDP', address, port_value: 0 } },
+    address: { socket_address: { protocol: 'UDP', address, port_value: port } },
     udp_listener_config: {},
     listener_filters: policies.map((p, i) => ({ name: `meshd.filters.dns/${name}/${i}`, typed_config: p })),
   };
 }
 
-export function tcpDnsListenerJson(name: string, policy: Record<string, unknown>, address = '127.0.0.1'): Record<string, unknown> {
+export function tcpDnsListenerJson(name: string, policy: Record<string, unknown>, address = '127.0.0.1', port = 0): Record<string, unknown> {
   return {
     name,
-    address: { socket_address: { address, port_value: 0 } },
+    address: { socket_address: { address, port_value: port } },
     filter_chains: [{ name: `${name}/chain`, filters: [{ name: 'meshd.filters.dns', typed_config: policy }] }],
   };
 }

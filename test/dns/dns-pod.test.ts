@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { DnsAnswerEvent } from '../../proxylib/index.js';
 import { cnp, withCluster } from '../datapath/datapath-harness.js';
 import { ProxyHarness, envoyMessages } from '../proxy/harness.js';
-import { DIG, digArgs, dnsPolicyJson, freeDnsPort, parseDigOutput, requireTools, startDnsmasq } from './dns-harness.js';
+import { DIG, digArgs, dnsPolicyJson, freeDnsPort, parseDigOutput, requireTools, startDnsmasq, udpDnsListenerJson } from './dns-harness.js';
 
 const T = { timeout: 180_000 };
 
@@ -31,12 +31,7 @@ describe('DNS from a pod through the datapath redirect', () => {
         h.setSnapshot(
           envoyMessages({
             listeners: [
-              {
-                name: 'dns-udp',
-                address: { socket_address: { protocol: 'UDP', address: node.gateway4, port_value: proxyPort } },
-                udp_listener_config: {},
-                listener_filters: [{ name: 'meshd.filters.dns/client', typed_config: policy }],
-              },
+              udpDnsListenerJson('dns-udp', [policy], node.gateway4, proxyPort),
               {
                 name: 'dns-tcp',
                 address: { socket_address: { address: node.gateway4, port_value: proxyPort } },

@@ -62,8 +62,8 @@ describe('DNS proxy with dnsmasq as the resolver', () => {
       h.setSnapshot(
         envoyMessages({
           listeners: [
-            { ...udpDnsListenerJson('dns-udp', [main]), address: { socket_address: { protocol: 'UDP', address: '127.0.0.1', port_value: port } } },
-            { ...tcpDnsListenerJson('dns-tcp', main), address: { socket_address: { address: '127.0.0.1', port_value: port } } },
+            udpDnsListenerJson('dns-udp', [main], '127.0.0.1', port),
+            tcpDnsListenerJson('dns-tcp', main, '127.0.0.1', port),
             udpDnsListenerJson('dns-nxdomain', [dnsPolicyJson({ deny_response_code: 'DENY_RESPONSE_CODE_NAME_ERROR' })]),
             udpDnsListenerJson('dns-any', [dnsPolicyJson({ rules: [{ name: 'visibility', remotes: { any: true }, names: [{ match_pattern: '*' }] }] })]),
             udpDnsListenerJson('dns-timeout', [dnsPolicyJson({ upstream: { cluster: 'blackhole' }, upstream_timeout: '0.3s' })]),

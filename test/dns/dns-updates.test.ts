@@ -26,8 +26,8 @@ describe('DNS listeners across updates and connection edges', () => {
     const policy = dnsPolicyJson({ endpoint_ips: ['127.0.0.1', '::1'], rules: [{ name: opts.allowDenied ? 'widened' : 'narrow', remotes: { any: true }, names }] });
     return envoyMessages({
       listeners: [
-        ...(opts.withUdp ? [{ ...udpDnsListenerJson('dns-udp', [policy]), address: { socket_address: { protocol: 'UDP', address: '127.0.0.1', port_value: port } } }] : []),
-        { ...tcpDnsListenerJson('dns-tcp', policy), address: { socket_address: { address: '127.0.0.1', port_value: port } } },
+        ...(opts.withUdp ? [udpDnsListenerJson('dns-udp', [policy], '127.0.0.1', port)] : []),
+        tcpDnsListenerJson('dns-tcp', policy, '127.0.0.1', port),
         udpDnsListenerJson('dns-udp6', [policy], '::1'),
       ],
       clusters: [staticClusterJson('resolver', [{ host: dnsmasq.address, port: dnsmasq.port }])],

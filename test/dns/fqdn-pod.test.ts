@@ -19,7 +19,7 @@ import type { DnsAnswerEvent, DnsAnswerObserver } from '../../proxylib/index.js'
 import { IdentityAllocator, RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText } from '../../policy/index.js';
 import { LineProcess, cnp, timedConnect, withCluster, type TestCluster } from '../datapath/datapath-harness.js';
 import { ProxyHarness, envoyMessages } from '../proxy/harness.js';
-import { DIG, digArgs, dnsPolicyJson, freeDnsPort, parseDigOutput, requireTools, startDnsmasq } from './dns-harness.js';
+import { DIG, digArgs, dnsPolicyJson, freeDnsPort, parseDigOutput, requireTools, startDnsmasq, udpDnsListenerJson } from './dns-harness.js';
 
 const T = { timeout: 180_000 };
 
@@ -120,12 +120,7 @@ async function withFqdnPod(fn: (w: FqdnPodWorld) => Promise<void>): Promise<void
         h.setSnapshot(
           envoyMessages({
             listeners: [
-              {
-                name: 'dns-udp',
-                address: { socket_address: { protocol: 'UDP', address: node.gateway4, port_value: proxyPort } },
-                udp_listener_config: {},
-                listener_filters: [{ name: 'meshd.filters.dns/client', typed_config: dnsPolicy }],
-              },
+              udpDnsListenerJson('dns-udp', [dnsPolicy], node.gateway4, proxyPort),
             ],
             clusters: [{ name: 'original-dst', type: 'ORIGINAL_DST', connect_timeout: '2s', lb_policy: 'CLUSTER_PROVIDED' }],
           }),
