@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns lint clean
+.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns test-agent test-e2e demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns lint clean
 
 NODE ?= node
 
@@ -48,6 +48,12 @@ test-kafka: build
 
 test-dns: build
 	@$(NODE) scripts/run-tests.mjs dns
+
+test-agent: build
+	@$(NODE) scripts/run-tests.mjs agent
+
+test-e2e: build
+	@$(NODE) scripts/run-tests.mjs e2e
 
 demo: build
 	@bash scripts/demo.sh

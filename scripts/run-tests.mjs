@@ -11,6 +11,8 @@
 //   kafka  — proxylib/kafka/**/*.test.js and test/kafka/: the Kafka codecs, filter, fixture broker and
 //            real clients (kafkajs, kcat)
 //   dns    — proxylib/dns/**/*.test.js and test/dns/: the DNS proxy with dnsmasq, dig and pods
+//   agent  — test/agent/: the `meshd agent` daemon and its CLI on real pods (root, BPF)
+//   e2e    — test/e2e/: the Star Wars scenario of `make demo`, asserted row by row (root, BPF)
 //   all    — all of the above
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -38,9 +40,11 @@ const isBpf = (p) => p.startsWith('dist/bpf/') || p.startsWith('dist/test/datapa
 const isXds = (p) => p.startsWith('dist/xds/') || p.startsWith('dist/test/xds/');
 const isKafka = (p) => p.startsWith('dist/proxylib/kafka/') || p.startsWith('dist/test/kafka/');
 const isDns = (p) => p.startsWith('dist/proxylib/dns/') || p.startsWith('dist/test/dns/');
+const isAgent = (p) => p.startsWith('dist/test/agent/');
+const isE2e = (p) => p.startsWith('dist/test/e2e/');
 const isProxy = (p) => !isKafka(p) && !isDns(p) && (p.startsWith('dist/proxylib/') || p.startsWith('dist/test/proxy/'));
 const pick = {
-  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p) && !isKafka(p) && !isDns(p),
+  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p) && !isKafka(p) && !isDns(p) && !isAgent(p) && !isE2e(p),
   corpus: isCorpus,
   fuzz: isFuzz,
   bpf: isBpf,
@@ -48,10 +52,12 @@ const pick = {
   proxy: isProxy,
   kafka: isKafka,
   dns: isDns,
+  agent: isAgent,
+  e2e: isE2e,
   all: () => true,
 }[suite];
 if (!pick) {
-  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|kafka|dns|all [substring]`);
+  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|kafka|dns|agent|e2e|all [substring]`);
   process.exit(2);
 }
 const files = all.filter(pick).filter((p) => !filter || p.includes(filter));

@@ -1,16 +1,13 @@
 // The whole meshd command line on one screen. Help, usage lines and option checking are
 // generated from this table; each command's code is imported only when it runs.
 
-import type { CommandGroup, OptionSpec } from './command-spec.js';
-
-const OUTPUT: OptionSpec = {
-  name: 'output',
-  short: 'o',
-  value: 'text|json',
-  choices: ['text', 'json'],
-  default: 'text',
-  description: 'output format; json prints the same result as one JSON object',
-};
+import type { CommandGroup } from './command-spec.js';
+import { OUTPUT } from './specs/shared-options.js';
+import { AGENT_SPECS } from './specs/agent.js';
+import { POD_SPECS } from './specs/pod.js';
+import { POLICY_LIVE_SPECS } from './specs/policy-live.js';
+import { OBSERVE_SPECS } from './specs/observe.js';
+import { INSPECT_SPECS, XDS_LIVE_SPECS } from './specs/inspect.js';
 
 export const COMMANDS: CommandGroup = {
   kind: 'group',
@@ -19,6 +16,8 @@ export const COMMANDS: CommandGroup = {
   options: [{ name: 'version', description: 'print the meshd version (same as `meshd version`)' }],
   examples: ['meshd policy validate docs/examples/policies', 'meshd policy trace --help'],
   commands: [
+    ...AGENT_SPECS,
+    ...POD_SPECS,
     {
       kind: 'group',
       name: 'policy',
@@ -85,6 +84,7 @@ export const COMMANDS: CommandGroup = {
           ],
           load: () => import('./commands/policy-trace.js'),
         },
+        ...POLICY_LIVE_SPECS,
       ],
     },
     {
@@ -159,6 +159,7 @@ export const COMMANDS: CommandGroup = {
           ],
           load: () => import('./commands/xds-serve.js'),
         },
+        ...XDS_LIVE_SPECS,
       ],
     },
     {
@@ -193,6 +194,8 @@ export const COMMANDS: CommandGroup = {
       ],
       load: () => import('./commands/proxy.js'),
     },
+    ...OBSERVE_SPECS,
+    ...INSPECT_SPECS,
     {
       kind: 'command',
       name: 'version',

@@ -1,0 +1,4 @@
+// `meshd agent`: the daemon. Owned by the agent-core work.
+import type { CommandNode } from '../command-spec.js';
+
+export const AGENT_SPECS: CommandNode[] = [];
