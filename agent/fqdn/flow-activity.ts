@@ -4,10 +4,9 @@
 // the socket never sent to). So removing an IP from the ipcache never cuts an open TCP or
 // connected-UDP connection. The one flow judged again and again is unconnected UDP: sendmsg
 // decides each datagram. For it the datapath keeps a real record: meshd_udp_peers_v1, an LRU
-// map {socket cookie, peer address, port} → last send (bpf_ktime_get_ns, CLOCK_MONOTONIC),
-// written by sendmsg4/6 on every allowed datagram. This module reads it.
-import { join } from 'node:path';
-import { BpfMap, MAP_NAMES } from '../../bpf/index.js';
+// map {socket cookie, peer address, port} → last send, written by sendmsg4/6 on every allowed
+// datagram. The bpf layer decodes it (UdpPeerEntry); this module asks it per IP.
+import { readPinnedUdpPeers, type UdpPeerEntry } from '../../bpf/index.js';
 import { canonicalIp } from './host-prefix.js';
 
 /** Last use of each IP, wall-clock ms; IPs without a recorded flow are absent. */
@@ -15,48 +14,26 @@ export interface FlowActivity {
   lastUse(ips: ReadonlySet<string>): Map<string, number>;
 }
 
-// struct udp_peer_key (bpf/lib/redirect.h): u64 cookie, u32 addr[4], be16 port, u8 family, u8 pad[5].
-const KEY_SIZE = 32;
-const ADDR_OFFSET = 8;
-const FAMILY_OFFSET = 26;
-const AF_INET = 2;
-const AF_INET6 = 10;
+/** Where the UDP peer records come from: a loaded Datapath (its udpPeers()) or, given a pin
+ *  root, the pinned map read afresh on each call. */
+export type UdpPeerSource = string | { udpPeers(): UdpPeerEntry[] };
 
-/** Reads the pinned meshd_udp_peers_v1 of a datapath's pin root, each time it is asked. */
+/** Reads meshd_udp_peers_v1 each time it is asked. */
 export class UdpPeerActivity implements FlowActivity {
-  readonly #path: string;
+  readonly #read: () => UdpPeerEntry[];
 
-  constructor(pinRoot: string) {
-    this.#path = join(pinRoot, MAP_NAMES.udpPeers);
+  constructor(source: UdpPeerSource) {
+    this.#read = typeof source === 'string' ? () => readPinnedUdpPeers(source) : () => source.udpPeers();
   }
 
   lastUse(ips: ReadonlySet<string>): Map<string, number> {
     const out = new Map<string, number>();
     if (ips.size === 0) return out;
-    const map = BpfMap.openPinned(this.#path);
-    try {
-      // bpf_ktime_get_ns and process.hrtime are both CLOCK_MONOTONIC; the offset turns one into wall time.
-      const monotonicNowNs = process.hrtime.bigint();
-      const wallNowMs = Date.now();
-      for (const [key, value] of map.entries()) {
-        if (key.length < KEY_SIZE || value.length < 8) continue;
-        const ip = decodeAddress(key);
-        if (ip === undefined || !ips.has(ip)) continue;
-        const atMs = wallNowMs - Number(monotonicNowNs - value.readBigUInt64LE(0)) / 1e6;
-        if (atMs > (out.get(ip) ?? 0)) out.set(ip, atMs);
-      }
-    } finally {
-      map.close();
+    for (const peer of this.#read()) {
+      const ip = canonicalIp(peer.address);
+      if (!ips.has(ip)) continue;
+      if (peer.lastSendAt > (out.get(ip) ?? 0)) out.set(ip, peer.lastSendAt);
     }
     return out;
   }
-}
-
-function decodeAddress(key: Buffer): string | undefined {
-  const family = key[FAMILY_OFFSET];
-  if (family === AF_INET) return [...key.subarray(ADDR_OFFSET, ADDR_OFFSET + 4)].join('.');
-  if (family !== AF_INET6) return undefined;
-  const groups: string[] = [];
-  for (let i = 0; i < 8; i++) groups.push(key.readUInt16BE(ADDR_OFFSET + i * 2).toString(16));
-  return canonicalIp(groups.join(':'));
 }

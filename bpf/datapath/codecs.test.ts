@@ -6,16 +6,25 @@ import { fileURLToPath } from 'node:url';
 import { LAYOUT_OBJECT, OBJECTS, MAP_NAMES } from './constants.js';
 import {
   STRUCT_LAYOUTS,
+  decodeEndpointAddrKey,
+  decodeEndpointAddrValue,
   decodeEndpointInfo,
   decodeIpcacheKey,
   decodeOrigDst,
   decodePolicyKey,
   decodePolicyValue,
+  decodeUdpPeer,
+  encodeEndpointAddrKey,
+  encodeEndpointAddrValue,
   encodeEndpointInfo,
   encodeIpcacheKey,
   encodePolicyKey,
   encodePolicyValue,
+  encodeUdpPeer,
+  UDP_PEER_VALUE_SIZE,
 } from './codecs.js';
+import { BpfMap } from '../addon/index.js';
+import { readUdpPeers } from './udp-peers.js';
 import { parseAddress, parsePrefix, formatAddress } from './addresses.js';
 
 const BUILD = fileURLToPath(new URL('../../../build/bpf/', import.meta.url));
@@ -72,6 +81,10 @@ test('the loaded objects declare the pinned maps with the key and value sizes th
     [MAP_NAMES.config, 'value', L.datapath_config.size],
     [MAP_NAMES.endpoints, 'key', 8],
     [MAP_NAMES.endpoints, 'value', L.endpoint_info.size],
+    [MAP_NAMES.endpointAddrs, 'key', L.endpoint_addr_key.size],
+    [MAP_NAMES.endpointAddrs, 'value', L.endpoint_addr_value.size],
+    [MAP_NAMES.udpPeers, 'key', L.udp_peer_key.size],
+    [MAP_NAMES.udpPeers, 'value', UDP_PEER_VALUE_SIZE],
     [MAP_NAMES.ipcache, 'key', L.ipcache_key.size],
     [MAP_NAMES.ipcache, 'value', L.ipcache_value.size],
     [MAP_NAMES.origDst, 'key', L.orig_dst_key.size],
@@ -92,6 +105,53 @@ test('codecs round-trip the map entries the agent writes and reads', () => {
   const p = parsePrefix('fd44:244::/64');
   assert.equal(`${formatAddress(p.family, decodeIpcacheKey(encodeIpcacheKey(p)).bytes)}/${decodeIpcacheKey(encodeIpcacheKey(p)).length}`, 'fd44:244::/64');
   assert.equal(decodeOrigDst(Buffer.alloc(STRUCT_LAYOUTS.orig_dst.size)).port, 0);
+});
+
+test('the endpoint-address codecs round-trip both families', () => {
+  for (const text of ['10.244.0.12', 'fd44:244::c']) {
+    const a = parseAddress(text);
+    const key = encodeEndpointAddrKey(a);
+    assert.equal(key.length, STRUCT_LAYOUTS.endpoint_addr_key.size);
+    const back = decodeEndpointAddrKey(key);
+    assert.equal(formatAddress(back.family, back.bytes), text);
+  }
+  const value = { cgroupId: 0x1_0000_0001n, endpointId: 42 };
+  assert.deepEqual(decodeEndpointAddrValue(encodeEndpointAddrValue(value)), value);
+});
+
+test('UDP peer records round-trip through the codec and through a kernel map read by readUdpPeers', () => {
+  const records = [
+    { cookie: 4097n, family: 2, address: parseAddress('10.96.0.10').bytes, port: 53, lastSendNs: process.hrtime.bigint() - 2_000_000_000n },
+    { cookie: 4098n, family: 10, address: parseAddress('fd00::35').bytes, port: 5353, lastSendNs: process.hrtime.bigint() },
+  ];
+  for (const r of records) {
+    const { key, value } = encodeUdpPeer(r);
+    assert.deepEqual(decodeUdpPeer(key, value), r);
+  }
+  assert.equal(decodeUdpPeer(Buffer.alloc(8), Buffer.alloc(8)), undefined, 'a record of another layout is skipped');
+
+  if (process.getuid?.() !== 0) throw new Error('creating a BPF map needs root (CAP_BPF)');
+  const map = BpfMap.create({ type: 'lru_hash', keySize: STRUCT_LAYOUTS.udp_peer_key.size, valueSize: UDP_PEER_VALUE_SIZE, maxEntries: 16 });
+  try {
+    for (const r of records) {
+      const { key, value } = encodeUdpPeer(r);
+      map.update(key, value);
+    }
+    const before = Date.now();
+    const peers = readUdpPeers(map).sort((a, b) => Number(a.cookie - b.cookie));
+    assert.deepEqual(
+      peers.map(({ lastSendAt: _, ...p }) => p),
+      [
+        { cookie: 4097n, family: 4, address: '10.96.0.10', port: 53, lastSendNs: records[0]!.lastSendNs },
+        { cookie: 4098n, family: 6, address: 'fd00::35', port: 5353, lastSendNs: records[1]!.lastSendNs },
+      ],
+    );
+    // Monotonic → wall clock: about 2 s ago and about now (generous bounds for a loaded VM).
+    assert.ok(Math.abs(before - 2000 - peers[0]!.lastSendAt) < 1000, `lastSendAt ${peers[0]!.lastSendAt} vs ${before - 2000}`);
+    assert.ok(Math.abs(before - peers[1]!.lastSendAt) < 1000);
+  } finally {
+    map.close();
+  }
 });
 
 test('addresses parse like the kernel folds them: v4-mapped IPv6 is IPv4, host bits are cleared', () => {

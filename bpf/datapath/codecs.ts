@@ -13,6 +13,8 @@ export interface StructLayout {
 export const STRUCT_LAYOUTS = {
   datapath_config: { size: 32, offsets: { sample_allowed: 0, flags: 4, proxy_ipv4: 8, proxy_ipv6: 12, pad: 28 } },
   endpoint_info: { size: 32, offsets: { endpoint_id: 0, identity: 4, flags: 8, ipv4: 12, ipv6: 16 } },
+  endpoint_addr_key: { size: 20, offsets: { family: 0, pad: 1, addr: 4 } },
+  endpoint_addr_value: { size: 16, offsets: { cgroup_id: 0, endpoint_id: 8, pad: 12 } },
   ipcache_key: { size: 24, offsets: { prefixlen: 0, family: 4, pad: 5, addr: 8 } },
   ipcache_value: { size: 8, offsets: { identity: 0, flags: 4 } },
   policy_key: { size: 12, offsets: { prefixlen: 0, peer_identity: 4, direction: 8, protocol: 9, dport: 10 } },
@@ -25,6 +27,7 @@ export const STRUCT_LAYOUTS = {
     size: 32,
     offsets: { addr: 0, port: 16, family: 18, protocol: 19, endpoint_id: 20, local_identity: 24, peer_identity: 28 },
   },
+  udp_peer_key: { size: 32, offsets: { cookie: 0, addr: 8, port: 24, family: 26, pad: 27 } },
   verdict_event: {
     size: 80,
     offsets: {
@@ -120,6 +123,39 @@ export function decodeEndpointInfo(b: Buffer): EndpointInfoValue {
     ipv4: Buffer.from(b.subarray(o.ipv4, o.ipv4 + 4)),
     ipv6: Buffer.from(b.subarray(o.ipv6, o.ipv6 + 16)),
   };
+}
+
+/** A pod address as the endpoint-address map keys it (IPv4 in the first 4 bytes). */
+export function encodeEndpointAddrKey(a: BinaryAddress): Buffer {
+  const o = L.endpoint_addr_key.offsets;
+  const b = Buffer.alloc(L.endpoint_addr_key.size);
+  b.writeUInt8(a.family, o.family);
+  a.bytes.copy(b, o.addr, 0, 16);
+  return b;
+}
+
+export function decodeEndpointAddrKey(b: Buffer): BinaryAddress {
+  const o = L.endpoint_addr_key.offsets;
+  const family = b.readUInt8(o.family) === AF_INET ? AF_INET : (10 as const);
+  return { family, bytes: Buffer.from(b.subarray(o.addr, o.addr + 16)) };
+}
+
+export interface EndpointAddrValue {
+  cgroupId: bigint;
+  endpointId: number;
+}
+
+export function encodeEndpointAddrValue(v: EndpointAddrValue): Buffer {
+  const o = L.endpoint_addr_value.offsets;
+  const b = Buffer.alloc(L.endpoint_addr_value.size);
+  b.writeBigUInt64LE(v.cgroupId, o.cgroup_id);
+  b.writeUInt32LE(v.endpointId >>> 0, o.endpoint_id);
+  return b;
+}
+
+export function decodeEndpointAddrValue(b: Buffer): EndpointAddrValue {
+  const o = L.endpoint_addr_value.offsets;
+  return { cgroupId: b.readBigUInt64LE(o.cgroup_id), endpointId: b.readUInt32LE(o.endpoint_id) };
 }
 
 // ---- ipcache ------------------------------------------------------------------------------
@@ -247,6 +283,45 @@ export function decodeOrigDst(b: Buffer): OrigDstValue {
     endpointId: b.readUInt32LE(o.endpoint_id),
     localIdentity: b.readUInt32LE(o.local_identity),
     peerIdentity: b.readUInt32LE(o.peer_identity),
+  };
+}
+
+// ---- UDP peers ----------------------------------------------------------------------------
+
+/** meshd_udp_peers_v1: {socket cookie, peer} → last send (bpf_ktime_get_ns). */
+export interface UdpPeerRecord {
+  cookie: bigint;
+  family: number;
+  /** 16 bytes; IPv4 in the first 4. */
+  address: Buffer;
+  port: number;
+  lastSendNs: bigint;
+}
+
+export const UDP_PEER_VALUE_SIZE = 8;
+
+export function encodeUdpPeer(r: UdpPeerRecord): { key: Buffer; value: Buffer } {
+  const o = L.udp_peer_key.offsets;
+  const key = Buffer.alloc(L.udp_peer_key.size);
+  key.writeBigUInt64LE(r.cookie, o.cookie);
+  r.address.copy(key, o.addr, 0, 16);
+  key.writeUInt16BE(r.port, o.port);
+  key.writeUInt8(r.family, o.family);
+  const value = Buffer.alloc(UDP_PEER_VALUE_SIZE);
+  value.writeBigUInt64LE(r.lastSendNs);
+  return { key, value };
+}
+
+/** undefined for a record of another size (a map of another layout). */
+export function decodeUdpPeer(key: Buffer, value: Buffer): UdpPeerRecord | undefined {
+  if (key.length !== L.udp_peer_key.size || value.length !== UDP_PEER_VALUE_SIZE) return undefined;
+  const o = L.udp_peer_key.offsets;
+  return {
+    cookie: key.readBigUInt64LE(o.cookie),
+    address: Buffer.from(key.subarray(o.addr, o.addr + 16)),
+    port: key.readUInt16BE(o.port),
+    family: key.readUInt8(o.family),
+    lastSendNs: value.readBigUInt64LE(0),
   };
 }
 

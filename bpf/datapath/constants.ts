@@ -14,8 +14,9 @@ export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as co
 export const DIRECTION = { ingress: 0, egress: 1 } as const;
 export type DirectionName = keyof typeof DIRECTION;
 
-/** lib/common.h VERDICT_*. */
-export const VERDICT = { allowed: 0, denied: 1, redirected: 2 } as const;
+/** lib/common.h VERDICT_*. `audit`: policy would have denied (the drop reason says why), the
+ *  endpoint is in audit mode, the traffic passed. */
+export const VERDICT = { allowed: 0, denied: 1, redirected: 2, audit: 3 } as const;
 export type VerdictName = keyof typeof VERDICT;
 
 /** lib/common.h HOOK_*. */
@@ -23,7 +24,7 @@ export const HOOK = { connect: 1, sendmsg: 2, 'skb-ingress': 3 } as const;
 export type HookName = keyof typeof HOOK;
 
 /** lib/endpoints.h ENDPOINT_F_*. */
-export const ENDPOINT_FLAGS = { ingressEnforced: 1 << 0, egressEnforced: 1 << 1 } as const;
+export const ENDPOINT_FLAGS = { ingressEnforced: 1 << 0, egressEnforced: 1 << 1, audit: 1 << 2 } as const;
 
 /** lib/policy.h POLICY_F_*. */
 export const POLICY_FLAGS = { deny: 1 << 0, allow: 1 << 1, l7: 1 << 2, defaultDeny: 1 << 3 } as const;
@@ -48,6 +49,7 @@ export const BPF_F_NO_PREALLOC = 1;
 export const MAP_NAMES = {
   config: 'meshd_config_v1',
   endpoints: 'meshd_endpoints_v1',
+  endpointAddrs: 'meshd_endpoint_addrs_v1',
   ipcache: 'meshd_ipcache_v1',
   policy: 'meshd_policy_v1',
   sockState: 'meshd_sock_v1',

@@ -11,24 +11,29 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfLink, BpfMap, DEFAULT_PIN_ROOT, type BpfLogger, type BpfProgram } from '../addon/index.js';
 import { cgroupIdOf, ensureBpffs, loadObject, type LoadedObject } from './load.js';
-import { AF_INET, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM } from './constants.js';
+import { AF_INET, AF_INET6, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM } from './constants.js';
 import {
+  decodeEndpointAddrValue,
   decodeEndpointInfo,
   decodeEndpointKey,
   encodeConfig,
+  encodeEndpointAddrKey,
+  encodeEndpointAddrValue,
   encodeEndpointInfo,
   encodeEndpointKey,
+  type EndpointInfoValue,
   encodePolicyKey,
   encodePolicyValue,
   encodeU32Key,
   STRUCT_LAYOUTS,
 } from './codecs.js';
-import { parseAddress } from './addresses.js';
+import { parseAddress, type BinaryAddress } from './addresses.js';
 import { DatapathError } from './errors.js';
 import { EventHub, type EventStream } from './events.js';
 import { IpcacheTable } from './ipcache-table.js';
 import { lookupOriginalDestination, type ProxyConnectionTuple } from './original-destination.js';
 import type { PolicyMapContent } from './policy-entries.js';
+import { readUdpPeers, type UdpPeerEntry } from './udp-peers.js';
 
 /** From dist/bpf/datapath/ to the repository root, where bpf/progs/Makefile writes build/bpf. */
 const DEFAULT_OBJECT_DIR = fileURLToPath(new URL('../../../build/bpf/', import.meta.url));
@@ -61,9 +66,14 @@ export interface EndpointAttachment {
   /** Default-deny per direction until a policy is installed (then the policy's own flags rule). */
   ingressEnforced: boolean;
   egressEnforced: boolean;
-  /** The pod's addresses: the source of UDP tuples from not-yet-bound sockets. */
+  /** The pod's addresses: the source of UDP tuples from not-yet-bound sockets, and the keys
+   *  by which a local client's connect finds this endpoint's ingress policy (ingress L7 for
+   *  local clients, docs/adr/0003). */
   ipv4?: string;
   ipv6?: string;
+  /** Audit mode: what policy would deny passes and is reported with verdict 'audit' (default
+   *  off). Kept in the pinned endpoints map, so a restarted agent finds it. */
+  auditMode?: boolean;
 }
 
 export interface SocketAddress {
@@ -75,7 +85,9 @@ export interface OriginalDestination extends SocketAddress {
   family: 4 | 6;
   protocol: 'tcp' | 'udp';
   endpointId: number;
-  /** Identity of the client endpoint, and of the original destination. */
+  /** Identity of the client endpoint (the redirected socket's), and of the original
+   *  destination; for an ingress redirect of a local client too (the proxy port tells the
+   *  direction). */
   localIdentity: number;
   peerIdentity: number;
 }
@@ -149,15 +161,27 @@ export class Datapath {
     if (old !== undefined && old !== cgroupId) this.detachEndpoint(ep.id);
     const v4 = ep.ipv4 ? parseAddress(ep.ipv4) : undefined;
     const v6 = ep.ipv6 ? parseAddress(ep.ipv6) : undefined;
-    const flags = (ep.ingressEnforced ? ENDPOINT_FLAGS.ingressEnforced : 0) | (ep.egressEnforced ? ENDPOINT_FLAGS.egressEnforced : 0);
-    this.#update(this.#maps.endpoints, encodeEndpointKey(cgroupId), encodeEndpointInfo({
+    const flags =
+      (ep.ingressEnforced ? ENDPOINT_FLAGS.ingressEnforced : 0) | (ep.egressEnforced ? ENDPOINT_FLAGS.egressEnforced : 0) | (ep.auditMode ? ENDPOINT_FLAGS.audit : 0);
+    const key = encodeEndpointKey(cgroupId);
+    const previous = this.#maps.endpoints.lookup(key);
+    const info: EndpointInfoValue = {
       endpointId: ep.id,
       identity: ep.identity,
       flags,
       ipv4: v4?.family === AF_INET ? v4.bytes.subarray(0, 4) : Buffer.alloc(4),
       ipv6: v6 && v6.family !== AF_INET ? v6.bytes : Buffer.alloc(16),
-    }));
+    };
+    this.#update(this.#maps.endpoints, key, encodeEndpointInfo(info));
     this.#endpoints.set(ep.id, cgroupId);
+    // Addresses after the endpoint entry they point to; a re-attach with other addresses
+    // drops the old ones.
+    const before = previous ? decodeEndpointInfo(previous) : undefined;
+    const current = addressesOf(info);
+    for (const a of before ? addressesOf(before) : []) {
+      if (!current.some((c) => c.bytes.equals(a.bytes) && c.family === a.family)) this.#deleteAddress(a, before!.endpointId);
+    }
+    for (const a of current) this.#update(this.#maps.endpointAddrs, encodeEndpointAddrKey(a), encodeEndpointAddrValue({ cgroupId, endpointId: ep.id }));
     for (const spec of Object.values(OBJECTS)) {
       for (const name of spec.endpointPrograms) this.#ensureLink(ep.cgroupPath, cgroupId, name);
     }
@@ -169,6 +193,8 @@ export class Datapath {
     const cgroupId = this.#endpoints.get(id);
     if (cgroupId === undefined) throw new DatapathError('MESHD_ERR_DATAPATH_UNKNOWN_ENDPOINT', `no endpoint ${id} is attached`);
     this.#detachLinksOf(cgroupId);
+    const raw = this.#maps.endpoints.lookup(encodeEndpointKey(cgroupId));
+    if (raw) for (const a of addressesOf(decodeEndpointInfo(raw))) this.#deleteAddress(a, id);
     this.#maps.endpoints.delete(encodeEndpointKey(cgroupId));
     this.#maps.policy.delete(encodeU32Key(id));
     this.#endpoints.delete(id);
@@ -176,6 +202,27 @@ export class Datapath {
 
   attachedEndpoints(): Array<{ id: number; cgroupId: bigint }> {
     return [...this.#endpoints].map(([id, cgroupId]) => ({ id, cgroupId }));
+  }
+
+  /** Audit mode on or off for an attached endpoint: the next connection, datagram or packet
+   *  sees it (one map update, nothing reattached). Stored in the pinned endpoints map, so it
+   *  survives a restart. */
+  setAuditMode(endpointId: number, on: boolean): void {
+    this.#assertOpen();
+    const { key, info } = this.#endpointInfo(endpointId);
+    info.flags = on ? info.flags | ENDPOINT_FLAGS.audit : info.flags & ~ENDPOINT_FLAGS.audit;
+    this.#update(this.#maps.endpoints, key, encodeEndpointInfo(info));
+  }
+
+  isAuditMode(endpointId: number): boolean {
+    this.#assertOpen();
+    return (this.#endpointInfo(endpointId).info.flags & ENDPOINT_FLAGS.audit) !== 0;
+  }
+
+  /** The unconnected-UDP peers each socket sent to, and when last (meshd_udp_peers_v1). */
+  udpPeers(): UdpPeerEntry[] {
+    this.#assertOpen();
+    return readUdpPeers(this.#maps.udpPeers);
   }
 
   /** Builds a complete new policy trie for the endpoint and swaps it in with one outer-map
@@ -217,7 +264,8 @@ export class Datapath {
     const raw = key && this.#maps.endpoints.lookup(key);
     if (key && raw) {
       const info = decodeEndpointInfo(raw);
-      info.flags = (content.ingressEnforced ? ENDPOINT_FLAGS.ingressEnforced : 0) | (content.egressEnforced ? ENDPOINT_FLAGS.egressEnforced : 0);
+      info.flags =
+        (info.flags & ENDPOINT_FLAGS.audit) | (content.ingressEnforced ? ENDPOINT_FLAGS.ingressEnforced : 0) | (content.egressEnforced ? ENDPOINT_FLAGS.egressEnforced : 0);
       this.#update(this.#maps.endpoints, key, encodeEndpointInfo(info));
     }
   }
@@ -302,10 +350,42 @@ export class Datapath {
     }));
   }
 
+  /** The endpoint index from the pinned endpoints map, and the address map brought in line
+   *  with it: a pin root of a build before that map existed gets it filled, and entries of
+   *  endpoints that are gone are removed. */
   #loadEndpointIndex(): void {
+    const wanted = new Map<string, Buffer>();
     for (const [key, value] of this.#maps.endpoints.entries()) {
-      this.#endpoints.set(decodeEndpointInfo(value).endpointId, decodeEndpointKey(key));
+      const info = decodeEndpointInfo(value);
+      const cgroupId = decodeEndpointKey(key);
+      this.#endpoints.set(info.endpointId, cgroupId);
+      for (const a of addressesOf(info)) {
+        wanted.set(encodeEndpointAddrKey(a).toString('hex'), encodeEndpointAddrValue({ cgroupId, endpointId: info.endpointId }));
+      }
     }
+    for (const [key, value] of this.#maps.endpointAddrs.entries()) {
+      const hex = key.toString('hex');
+      const want = wanted.get(hex);
+      if (!want) this.#maps.endpointAddrs.delete(key);
+      else if (want.equals(value)) wanted.delete(hex);
+    }
+    for (const [hex, value] of wanted) this.#update(this.#maps.endpointAddrs, Buffer.from(hex, 'hex'), value);
+  }
+
+  #endpointInfo(endpointId: number): { key: Buffer; info: EndpointInfoValue } {
+    const cgroupId = this.#endpoints.get(endpointId);
+    const key = cgroupId === undefined ? undefined : encodeEndpointKey(cgroupId);
+    const raw = key && this.#maps.endpoints.lookup(key);
+    if (!key || !raw) throw new DatapathError('MESHD_ERR_DATAPATH_UNKNOWN_ENDPOINT', `no endpoint ${endpointId} is attached`);
+    return { key, info: decodeEndpointInfo(raw) };
+  }
+
+  /** Removes an address entry only while it still names this endpoint (another endpoint may
+   *  have been given the address since). */
+  #deleteAddress(a: BinaryAddress, endpointId: number): void {
+    const key = encodeEndpointAddrKey(a);
+    const raw = this.#maps.endpointAddrs.lookup(key);
+    if (raw && decodeEndpointAddrValue(raw).endpointId === endpointId) this.#maps.endpointAddrs.delete(key);
   }
 
   #linkPath(cgroupId: bigint, program: string): string {
@@ -415,4 +495,16 @@ export class Datapath {
     if (!p) throw new DatapathError('MESHD_ERR_DATAPATH_LOAD', `program ${name} is in none of the loaded objects`);
     return p;
   }
+}
+
+/** The addresses an endpoint entry holds (zeros = none). */
+function addressesOf(info: EndpointInfoValue): BinaryAddress[] {
+  const out: BinaryAddress[] = [];
+  if (info.ipv4.readUInt32BE(0) !== 0) {
+    const bytes = Buffer.alloc(16);
+    info.ipv4.copy(bytes, 0, 0, 4);
+    out.push({ family: AF_INET, bytes });
+  }
+  if (!info.ipv6.equals(Buffer.alloc(16))) out.push({ family: AF_INET6, bytes: Buffer.from(info.ipv6) });
+  return out;
 }

@@ -17,12 +17,18 @@ export interface DatapathEvent {
   peerIdentity: number;
   family: 4 | 6;
   protocol: 'tcp' | 'udp' | number;
+  /** Whose policy decided: egress of `endpointId`, or ingress of `endpointId` (then the peer is
+   *  the source). An ingress verdict on a local client's connection is taken at that client's
+   *  connect (hook 'connect', direction 'ingress', endpointId the destination pod). */
   direction: DirectionName;
+  /** 'audit': policy would have denied (dropReason says why), the endpoint is in audit mode,
+   *  the traffic passed. */
   verdict: VerdictName;
-  /** Number from bpf/lib/drop_reasons.h (0 unless denied) and its name. */
+  /** Number from bpf/lib/drop_reasons.h (0 unless denied or audited) and its name. */
   dropReason: number;
   dropReasonName: string;
-  /** The proxy port of a redirect (or of an ingress L7 entry, which the kernel cannot apply). */
+  /** The proxy port of a redirect (or, at cgroup_skb, of an ingress L7 entry that a client not
+   *  on this node met: enforced at L3/L4 only). */
   proxyPort: number;
   hook: HookName;
   /** Connection source; for ingress the peer. Port 0 when the socket was not bound yet. */

@@ -6,6 +6,8 @@ export type { IpcacheTable } from './ipcache-table.js';
 export { PinnedDatapathView } from './pinned-view.js';
 export type { PinnedDatapathViewOptions, IpcacheReader } from './pinned-view.js';
 export type { ProxyConnectionTuple } from './original-destination.js';
+export { readPinnedUdpPeers } from './udp-peers.js';
+export type { UdpPeerEntry } from './udp-peers.js';
 export { translateEndpointPolicy, decideFromEntries } from './policy-entries.js';
 export type { PolicyMapContent, PolicyMapEntry, PolicyTranslationOptions, SkippedPolicyEntry } from './policy-entries.js';
 export type { DatapathEvent, EventStream } from './events.js';

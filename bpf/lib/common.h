@@ -31,6 +31,8 @@
 #define VERDICT_ALLOWED 0
 #define VERDICT_DENIED 1
 #define VERDICT_REDIRECTED 2
+/* Audit mode: policy would have denied (the event's drop reason says why), the traffic passed. */
+#define VERDICT_AUDIT 3
 
 /* Which hook produced an event (append-only, mirrored in TypeScript). */
 #define HOOK_CONNECT 1

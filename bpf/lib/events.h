@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Verdict events: one ring buffer for every object. Denies and redirects are always reported;
- * allowed new connections as configured (datapath_config.sample_allowed). A full ring buffer
- * loses events, never traffic (research/bpf.md gotcha 16). */
+/* Verdict events: one ring buffer for every object. Denies, redirects and audits are always
+ * reported; allowed new connections as configured (datapath_config.sample_allowed). A full ring
+ * buffer loses events, never traffic (research/bpf.md gotcha 16). */
 #ifndef MESHD_LIB_EVENTS_H
 #define MESHD_LIB_EVENTS_H
 

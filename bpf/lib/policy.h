@@ -150,4 +150,13 @@ static __always_inline struct policy_verdict policy_decide(const struct endpoint
 	return out;
 }
 
+/* Audit mode of the endpoint whose policy decided: a denial becomes VERDICT_AUDIT (the drop
+ * reason stays, so the event says what would have happened) and the traffic proceeds. A
+ * redirect stays a redirect: L7 rules are the proxy's business. */
+static __always_inline void policy_apply_audit(const struct endpoint_info *ep, struct policy_verdict *pv)
+{
+	if (pv->verdict == VERDICT_DENIED && endpoint_is_audited(ep))
+		pv->verdict = VERDICT_AUDIT;
+}
+
 #endif /* MESHD_LIB_POLICY_H */

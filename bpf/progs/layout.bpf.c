@@ -17,6 +17,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct layout_all {
 	struct datapath_config datapath_config;
 	struct endpoint_info endpoint_info;
+	struct endpoint_addr_key endpoint_addr_key;
+	struct endpoint_addr_value endpoint_addr_value;
 	struct ipcache_key ipcache_key;
 	struct ipcache_value ipcache_value;
 	struct policy_key policy_key;

@@ -6,7 +6,8 @@
  *   - UDP: a datagram to a connected socket passes (the kernel only delivers its peer's), as
  *     does one from a peer this socket sent to (meshd_udp_peers_v1, written by sendmsg4/6);
  *     anything else is judged per datagram.
- * Other protocols pass (docs/adr/0003). */
+ * Other protocols pass (docs/adr/0003). An endpoint in audit mode lets a would-be denied packet
+ * in and reports VERDICT_AUDIT. */
 #include "lib/common.h"
 #include "lib/config.h"
 #include "lib/endpoints.h"
@@ -176,10 +177,13 @@ int meshd_skb_ingress(struct __sk_buff *skb)
 
 	peer = ipcache_identity(f.family, &f.saddr);
 	pv = policy_decide(ep, DIR_INGRESS, peer, f.protocol, f.dport);
-	/* A packet cannot be redirected to the proxy from here: an ingress L7 entry is enforced
-	 * at L3/L4 only (allowed, the event keeps the proxy port). docs/adr/0003. */
+	/* A packet cannot be redirected to the proxy from here. A local client's connection was
+	 * already sent to the proxy by its own connect hook (sock.bpf.c); from anyone else an
+	 * ingress L7 entry is enforced at L3/L4 only (allowed, the event keeps the proxy port).
+	 * docs/adr/0003. */
 	if (pv.verdict == VERDICT_REDIRECTED)
 		pv.verdict = VERDICT_ALLOWED;
+	policy_apply_audit(ep, &pv);
 	if (event_wanted(pv.verdict, config_get()))
 		emit_event(skb, ep, &f, peer, &pv);
 	return pv.verdict == VERDICT_DENIED ? SYS_REJECT : SYS_PROCEED;

@@ -4,7 +4,10 @@
  *
  *   connect4/6, sendmsg4/6   egress policy once per connection (per datagram for unconnected
  *                            UDP): deny → EPERM at once; L7 → destination rewritten to the
- *                            node proxy, original kept per socket; allow → untouched
+ *                            node proxy, original kept per socket; allow → untouched.
+ *                            TCP connect to a pod of this node also applies that pod's ingress
+ *                            policy (ingress L7 for local clients); audit mode turns a deny
+ *                            into an allowed VERDICT_AUDIT event
  *   recvmsg4/6, getpeername4/6  the application sees the original peer, never the proxy
  *   getsockopt               answers SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST on the proxy side
  *
@@ -125,16 +128,19 @@ static __always_inline void read_src(struct bpf_sock *sk, const struct endpoint_
 	}
 }
 
-static __always_inline void emit_event(struct bpf_sock_addr *ctx, const struct endpoint_info *ep, const struct sock_flow *f,
-				       __u32 peer, const struct policy_verdict *pv)
+/* `owner` is the endpoint whose policy decided: the client for egress; for an ingress verdict
+ * taken at the client's connect (below), the destination pod, with the client as the peer, as
+ * cgroup_skb ingress events have it. */
+static __always_inline void emit_event(struct bpf_sock_addr *ctx, const struct endpoint_info *owner, const struct sock_flow *f,
+				       __u32 peer, const struct policy_verdict *pv, __u8 direction)
 {
 	struct verdict_event *e = event_reserve();
 
 	if (!e)
 		return;
 	e->cookie = bpf_get_socket_cookie(ctx);
-	e->endpoint_id = ep->endpoint_id;
-	e->local_identity = ep->identity;
+	e->endpoint_id = owner->endpoint_id;
+	e->local_identity = owner->identity;
 	e->peer_identity = peer;
 	addr_copy(e->saddr, f->saddr.v6);
 	addr_copy(e->daddr, f->daddr.v6);
@@ -142,7 +148,7 @@ static __always_inline void emit_event(struct bpf_sock_addr *ctx, const struct e
 	e->dport = f->dport;
 	e->family = f->family;
 	e->protocol = f->protocol;
-	e->direction = DIR_EGRESS;
+	e->direction = direction;
 	e->verdict = pv->verdict;
 	e->drop_reason = pv->drop_reason;
 	e->proxy_port = pv->proxy_port;
@@ -178,15 +184,58 @@ static __always_inline int proxy_address(const struct datapath_config *cfg, __u8
 	return (out[0] | out[1] | out[2] | out[3]) != 0;
 }
 
+/* A redirect needs a proxy port and a proxy address of the family; without them the flow is
+ * denied (PROXY_UNAVAILABLE) rather than let through past L7 rules. Fills `proxy`. */
+static __always_inline void proxy_check(struct policy_verdict *pv, const struct datapath_config *cfg, __u8 family, __u32 proxy[4])
+{
+	if (pv->verdict == VERDICT_REDIRECTED && (pv->proxy_port == 0 || !proxy_address(cfg, family, proxy))) {
+		pv->verdict = VERDICT_DENIED;
+		pv->drop_reason = DROP_PROXY_UNAVAILABLE;
+		pv->proxy_port = 0;
+	}
+}
+
+/* Ingress L7 for local clients ("the source pod's egress" of docs/adr/0003): cgroup_skb cannot
+ * send a packet to the proxy, but the client's connect can. When the destination is a pod of
+ * this node, its ingress policy for (client identity, protocol, port) is applied here, once
+ * the client's own egress let the connection go: redirect → the client connects to the node
+ * proxy (same bookkeeping as an egress redirect; not behind an egress redirect, which wins);
+ * deny → EPERM now instead of a dropped SYN. TCP only (docs/adr/0003 says why UDP ingress L7
+ * is not covered). Returns the ingress verdict; VERDICT_ALLOWED when there is no local
+ * destination. */
+static __always_inline struct policy_verdict ingress_of_local_destination(const struct endpoint_info *client, const struct sock_flow *f,
+									  const struct datapath_config *cfg, __u32 proxy[4],
+									  const struct endpoint_info **dst_out, int behind_egress_proxy)
+{
+	struct policy_verdict ipv = {};
+	const struct endpoint_info *dst;
+
+	*dst_out = 0;
+	if (f->hook != HOOK_CONNECT || f->protocol != IPPROTO_TCP_NUM)
+		return ipv;
+	dst = endpoint_of_address(f->family, &f->daddr);
+	if (!dst)
+		return ipv;
+	*dst_out = dst;
+	ipv = policy_decide(dst, DIR_INGRESS, client->identity, f->protocol, f->dport);
+	/* Behind an egress redirect the ingress L7 verdict is not carried out, so it needs no proxy. */
+	if (!behind_egress_proxy)
+		proxy_check(&ipv, cfg, f->family, proxy);
+	policy_apply_audit(dst, &ipv);
+	return ipv;
+}
+
 static __always_inline int sock_egress(struct bpf_sock_addr *ctx, const int is_v6_hook, struct sock_flow *f)
 {
 	const struct datapath_config *cfg;
 	const struct endpoint_info *ep;
-	struct policy_verdict pv;
+	const struct endpoint_info *dst = 0;
+	struct policy_verdict pv, ipv = {};
 	struct bpf_sock *sk = sock_addr_sk(ctx);
 	struct sock_state *st = 0;
 	__u32 proxy[4] = {};
 	__u32 peer;
+	int redirect, by_ingress = 0;
 
 	ep = endpoint_of_current_task();
 	if (!ep)
@@ -201,23 +250,31 @@ static __always_inline int sock_egress(struct bpf_sock_addr *ctx, const int is_v
 
 	read_src(sk, ep, f);
 	peer = ipcache_identity(f->family, &f->daddr);
-	pv = policy_decide(ep, DIR_EGRESS, peer, f->protocol, f->dport);
 	cfg = config_get();
+	pv = policy_decide(ep, DIR_EGRESS, peer, f->protocol, f->dport);
+	proxy_check(&pv, cfg, f->family, proxy);
+	policy_apply_audit(ep, &pv);
 
-	if (pv.verdict == VERDICT_REDIRECTED && (pv.proxy_port == 0 || !proxy_address(cfg, f->family, proxy))) {
-		pv.verdict = VERDICT_DENIED;
-		pv.drop_reason = DROP_PROXY_UNAVAILABLE;
-		pv.proxy_port = 0;
+	/* The destination's ingress is consulted whenever the egress lets the connection go. After
+	 * an egress redirect only its deny counts: the egress proxy's own connection to the pod
+	 * comes from the host, which allow-localhost admits, so this is the one place to stop it;
+	 * the destination's L7 rules are not chained behind the egress proxy (docs/adr/0003). */
+	if (pv.verdict != VERDICT_DENIED) {
+		ipv = ingress_of_local_destination(ep, f, cfg, proxy, &dst, pv.verdict == VERDICT_REDIRECTED);
+		by_ingress = ipv.verdict == VERDICT_REDIRECTED && pv.verdict != VERDICT_REDIRECTED;
 	}
+	redirect = pv.verdict == VERDICT_REDIRECTED || by_ingress;
 
 	if (sk)
-		st = bpf_sk_storage_get(&meshd_sock_v1, sk, 0, pv.verdict == VERDICT_REDIRECTED ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+		st = bpf_sk_storage_get(&meshd_sock_v1, sk, 0, redirect ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 	if (st)
 		st->flags &= ~SOCK_F_REDIRECTED;
 
-	if (pv.verdict == VERDICT_REDIRECTED && st) {
-		__be16 proxy_port = bpf_htons(pv.proxy_port);
+	if (redirect && st) {
+		__be16 proxy_port = bpf_htons(by_ingress ? ipv.proxy_port : pv.proxy_port);
 
+		/* The record describes the redirected socket: its endpoint and identity are the
+		 * client's, the peer is the original destination, for either direction. */
 		addr_copy(st->orig_addr, f->daddr.v6);
 		addr_copy(st->proxy_addr, proxy);
 		st->orig_port = f->dport;
@@ -247,17 +304,33 @@ static __always_inline int sock_egress(struct bpf_sock_addr *ctx, const int is_v
 			if (f->is_unconnected_udp)
 				udp_peer_record(ctx, f->family, proxy, proxy_port);
 		}
-	} else if (pv.verdict == VERDICT_REDIRECTED) {
+	} else if (redirect) {
 		/* No socket storage (allocation failure): proceeding unredirected would bypass L7. */
-		pv.verdict = VERDICT_DENIED;
-		pv.drop_reason = DROP_PROXY_UNAVAILABLE;
-	} else if (pv.verdict == VERDICT_ALLOWED && f->is_unconnected_udp) {
+		if (by_ingress) {
+			ipv.verdict = VERDICT_DENIED;
+			ipv.drop_reason = DROP_PROXY_UNAVAILABLE;
+			ipv.proxy_port = 0;
+			if (dst)
+				policy_apply_audit(dst, &ipv);
+		} else {
+			pv.verdict = VERDICT_DENIED;
+			pv.drop_reason = DROP_PROXY_UNAVAILABLE;
+			pv.proxy_port = 0;
+			policy_apply_audit(ep, &pv);
+		}
+	} else if ((pv.verdict == VERDICT_ALLOWED || pv.verdict == VERDICT_AUDIT) && f->is_unconnected_udp) {
 		udp_peer_record(ctx, f->family, f->daddr.v6, f->dport);
 	}
 
 	if (event_wanted(pv.verdict, cfg))
-		emit_event(ctx, ep, f, peer, &pv);
-	return pv.verdict == VERDICT_DENIED ? SYS_REJECT : SYS_PROCEED;
+		emit_event(ctx, ep, f, peer, &pv, DIR_EGRESS);
+	/* An allowed ingress is reported by cgroup_skb when the SYN arrives, as is a would-be
+	 * denial the destination audits; only what that hook will not see is reported here: the
+	 * redirect, the deny (no SYN is sent), and an audited PROXY_UNAVAILABLE (cgroup_skb
+	 * allows an L7 entry at L3/L4, so it would report nothing). */
+	if (dst && (by_ingress || ipv.verdict == VERDICT_DENIED || (ipv.verdict == VERDICT_AUDIT && ipv.drop_reason == DROP_PROXY_UNAVAILABLE)))
+		emit_event(ctx, dst, f, ep->identity, &ipv, DIR_INGRESS);
+	return pv.verdict == VERDICT_DENIED || ipv.verdict == VERDICT_DENIED ? SYS_REJECT : SYS_PROCEED;
 }
 
 SEC("cgroup/connect4")

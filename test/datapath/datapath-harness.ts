@@ -7,7 +7,16 @@ import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { BpfLink, Datapath, probeKernel, translateEndpointPolicy, type DatapathOptions, type PolicyMapContent } from '../../bpf/index.js';
+import {
+  BpfLink,
+  Datapath,
+  probeKernel,
+  translateEndpointPolicy,
+  type DatapathEvent,
+  type DatapathOptions,
+  type EventStream,
+  type PolicyMapContent,
+} from '../../bpf/index.js';
 import { withPods, type NodeNetwork, type Pod } from '../../agent/index.js';
 import { RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText, type Direction, type L7Type } from '../../policy/index.js';
 
@@ -57,6 +66,7 @@ export interface PodMember {
   ipv4: string;
   ipv6: string;
   cgroupPath: string;
+  auditMode?: boolean;
 }
 
 export interface TestCluster {
@@ -87,7 +97,16 @@ export function registerMembers(dp: Datapath, node: NodeNetwork, members: readon
     ...members.flatMap((m) => [[`${m.ipv4}/32`, m.identity], [`${m.ipv6}/128`, m.identity]] as Array<[string, number]>),
   ]);
   for (const m of members) {
-    dp.attachEndpoint({ id: m.endpointId, cgroupPath: m.cgroupPath, identity: m.identity, ingressEnforced: false, egressEnforced: false, ipv4: m.ipv4, ipv6: m.ipv6 });
+    dp.attachEndpoint({
+      id: m.endpointId,
+      cgroupPath: m.cgroupPath,
+      identity: m.identity,
+      ingressEnforced: false,
+      egressEnforced: false,
+      ipv4: m.ipv4,
+      ipv6: m.ipv6,
+      ...(m.auditMode ? { auditMode: true } : {}),
+    });
   }
 }
 
@@ -154,6 +173,24 @@ spec:
   endpointSelector: { matchLabels: { app: ${app} } }
 ${spec}
 `;
+
+/** Collects events until `count` match `pick` or the time is up (then what matched so far). */
+export async function collectEvents(stream: EventStream, pick: (e: DatapathEvent) => boolean, count: number, timeoutMs = 5000): Promise<DatapathEvent[]> {
+  const out: DatapathEvent[] = [];
+  const deadline = setTimeout(() => stream.close(), timeoutMs);
+  try {
+    for await (const e of stream) {
+      if (pick(e)) out.push(e);
+      if (out.length >= count) break;
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  return out;
+}
+
+/** JSON of events for assertion messages (bigints as text). */
+export const showEvents = (events: DatapathEvent[]): string => JSON.stringify(events, (_, v) => (typeof v === 'bigint' ? String(v) : v));
 
 // ---- processes ---------------------------------------------------------------------------
 
@@ -283,16 +320,41 @@ export async function startPodServer(pod: Pod, kind: 'tcp' | 'udp4' | 'udp6', po
 }
 
 /** Accepts TCP connections, asks each for SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST
- *  through a plain getsockopt, as an unmodified proxy would, and prints what it learned. */
+ *  through a plain getsockopt, as an unmodified proxy would, and prints what it learned. With
+ *  `forward`, it then connects to that original destination itself (from the proxy's cgroup,
+ *  as the node proxy does), passes the request on and returns the upstream's answer too. */
 const PLAIN_PROXY = String.raw`
-import json, socket, struct, sys
+import errno, json, socket, struct, sys
 host, port = sys.argv[1], int(sys.argv[2])
+forward = len(sys.argv) > 3 and sys.argv[3] == "forward"
 fam = socket.AF_INET6 if ':' in host else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((host, port))
 s.listen(64)
 print(json.dumps({"listening": True, "port": s.getsockname()[1]}), flush=True)
+
+def upstream(orig, data):
+    u = socket.socket(socket.AF_INET6 if ":" in orig["address"] else socket.AF_INET, socket.SOCK_STREAM)
+    u.settimeout(2)
+    try:
+        u.connect((orig["address"], orig["port"]))
+        out = {"upstreamLocal": u.getsockname()[0]}
+        u.sendall(data)
+        u.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            d = u.recv(4096)
+            if not d:
+                break
+            got += d
+        out["upstream"] = got.decode()
+        return out
+    except OSError as e:
+        return {"upstreamError": errno.errorcode.get(e.errno, "TIMEOUT") if e.errno else "TIMEOUT"}
+    finally:
+        u.close()
+
 while True:
     c, peer = s.accept()
     try:
@@ -308,8 +370,11 @@ while True:
     print(json.dumps({"peer": {"address": peer[0], "port": peer[1]}, "local": {"address": local[0], "port": local[1]}, "origDst": orig}), flush=True)
     c.settimeout(2)
     try:
-        c.recv(4096)
-        c.sendall(json.dumps({"proxy": True, "origDst": orig}).encode())
+        data = c.recv(4096)
+        reply = {"proxy": True, "origDst": orig}
+        if forward and "address" in orig:
+            reply.update(upstream(orig, data))
+        c.sendall(json.dumps(reply).encode())
     except OSError:
         pass
     c.close()
@@ -317,8 +382,9 @@ while True:
 
 /** The plain proxy, in the node proxy's cgroup (so getsockopt runs there, and pod hooks never
  *  see it); port 0 picks a free one (read it from the `listening` line). */
-export async function startPlainProxy(node: NodeNetwork, host: string): Promise<{ proxy: LineProcess; port: number }> {
-  const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', node.proxyCgroup, 'python3', '-c', PLAIN_PROXY, host, '0'], {
+export async function startPlainProxy(node: NodeNetwork, host: string, options: { forward?: boolean } = {}): Promise<{ proxy: LineProcess; port: number }> {
+  const args = ['python3', '-c', PLAIN_PROXY, host, '0', ...(options.forward ? ['forward'] : [])];
+  const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', node.proxyCgroup, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proxy = new LineProcess(child);

@@ -68,8 +68,8 @@ describe('kernel enforcement between pods', () => {
     });
   });
 
-  test('ingress deny keeps TCP and UDP from the pod, while replies to its own connections pass', T, async () => {
-    await withCluster(['client', 'server', 'other'], async ({ pods, members, applyPolicy }) => {
+  test('ingress deny keeps TCP and UDP out (EPERM at a local client\'s connect, a dropped SYN from anyone else), while replies to the pod\'s own connections pass', T, async () => {
+    await withCluster(['client', 'server', 'other'], async ({ dp, pods, members, applyPolicy }) => {
       const [client, server, other] = pods as [typeof pods[0], typeof pods[0], typeof pods[0]];
       // server: default-deny ingress, only `other` may reach it; it may itself connect out.
       applyPolicy(cnp('server', `  ingress:
@@ -80,10 +80,17 @@ describe('kernel enforcement between pods', () => {
       const clientTcp = await startPodServer(client, 'tcp', 7100);
       const clientUdp = await startPodServer(client, 'udp4', 7101);
       try {
-        const denied = await probe(client, ['tcp', members[1]!.ipv4, '7000'], { PROBE_TIMEOUT_MS: '1500' });
-        assert.equal(denied.code, 'TIMEOUT', `the SYN is dropped: ${JSON.stringify(denied)}`);
+        // A local client's TCP connect is judged against the server's ingress at once (EPERM);
+        // its UDP datagram reaches the server's cgroup_skb, which drops it.
+        const deniedAtConnect = await probe(client, ['tcp', members[1]!.ipv4, '7000']);
+        assert.equal(deniedAtConnect.code, 'EPERM', `a local client's connect fails: ${JSON.stringify(deniedAtConnect)}`);
         const deniedUdp = await probe(client, ['udp', members[1]!.ipv4, '7001'], { PROBE_TIMEOUT_MS: '800' });
         assert.equal(deniedUdp.code, 'TIMEOUT');
+        // A peer that is no endpoint of this node (a pod elsewhere, known by the ipcache only)
+        // has its SYN dropped by the server's cgroup_skb.
+        dp.detachEndpoint(members[0]!.endpointId);
+        const denied = await probe(client, ['tcp', members[1]!.ipv4, '7000'], { PROBE_TIMEOUT_MS: '1500' });
+        assert.equal(denied.code, 'TIMEOUT', `the SYN is dropped: ${JSON.stringify(denied)}`);
         assert.equal(tcp.lines.filter((l) => l['accepted']).length, 0, 'the server never accepted a connection');
         assert.equal(udp.lines.filter((l) => l['datagram']).length, 0, 'the server never received a datagram');
 
