@@ -26,6 +26,18 @@
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
       "libraries": ["-lbpf", "-lelf", "-lz"]
+    },
+    # A second module with no libbpf: sockets bound with SO_REUSEPORT before Node adopts them
+    # (dgram.bind({fd}), net.Server.listen({fd})), so a restarted proxy can take over a port
+    # without a gap. Node 20's dgram and net have no reusePort option.
+    {
+      "target_name": "meshd_reuseport",
+      "sources": ["src/reuseport-socket.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fvisibility=hidden"]
     }
   ]
 }
