@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns test-agent test-e2e demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns lint clean
+.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns test-agent test-e2e test-cluster demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns lint clean
 
 NODE ?= node
 
@@ -54,6 +54,9 @@ test-agent: build
 
 test-e2e: build
 	@$(NODE) scripts/run-tests.mjs e2e
+
+test-cluster: build
+	@$(NODE) scripts/run-tests.mjs cluster
 
 demo: build
 	@bash scripts/demo.sh

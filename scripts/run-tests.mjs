@@ -12,6 +12,8 @@
 //            real clients (kafkajs, kcat)
 //   dns    — proxylib/dns/**/*.test.js and test/dns/: the DNS proxy with dnsmasq, dig and pods
 //   agent  — test/agent/: the `meshd agent` daemon and its CLI on real pods (root, BPF)
+//   cluster — test/cluster/, agent/cluster/, agent/k8s/: etcd-backed cluster state (a real etcd), the
+//            Kubernetes watcher and manifests, several nodes on one machine
 //   e2e    — test/e2e/: the Star Wars scenario of `make demo`, asserted row by row (root, BPF)
 //   all    — all of the above
 import { readdirSync, statSync } from 'node:fs';
@@ -42,9 +44,10 @@ const isKafka = (p) => p.startsWith('dist/proxylib/kafka/') || p.startsWith('dis
 const isDns = (p) => p.startsWith('dist/proxylib/dns/') || p.startsWith('dist/test/dns/');
 const isAgent = (p) => p.startsWith('dist/test/agent/');
 const isE2e = (p) => p.startsWith('dist/test/e2e/');
+const isCluster = (p) => p.startsWith('dist/test/cluster/') || p.startsWith('dist/agent/cluster/') || p.startsWith('dist/agent/k8s/');
 const isProxy = (p) => !isKafka(p) && !isDns(p) && (p.startsWith('dist/proxylib/') || p.startsWith('dist/test/proxy/'));
 const pick = {
-  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p) && !isKafka(p) && !isDns(p) && !isAgent(p) && !isE2e(p),
+  unit: (p) => !isCorpus(p) && !isFuzz(p) && !isBpf(p) && !isXds(p) && !isProxy(p) && !isKafka(p) && !isDns(p) && !isAgent(p) && !isE2e(p) && !isCluster(p),
   corpus: isCorpus,
   fuzz: isFuzz,
   bpf: isBpf,
@@ -54,10 +57,11 @@ const pick = {
   dns: isDns,
   agent: isAgent,
   e2e: isE2e,
+  cluster: isCluster,
   all: () => true,
 }[suite];
 if (!pick) {
-  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|kafka|dns|agent|e2e|all [substring]`);
+  console.error(`usage: run-tests.mjs unit|corpus|fuzz|bpf|xds|proxy|kafka|dns|agent|e2e|cluster|all [substring]`);
   process.exit(2);
 }
 const files = all.filter(pick).filter((p) => !filter || p.includes(filter));
