@@ -16,9 +16,9 @@
 //   REPS=1 SECS=1 node dist/bench/dns.js
 //   PROFILE=1 node dist/bench/dns.js   # writes the proxy's --cpu-prof profile into the run directory
 //
-// Not measured yet: the time from an upstream answer to the kernel allowing its IPs (issue 7). It
-// needs the learning side (agent/fqdn, engineer I) to run as the proxy's DnsAnswerObserver; see
-// measureAnswerToAllow below (TODO).
+// Then the time from an upstream answer to the kernel allowing its IP, on a real pod and datapath
+// (bench/dns/answer-to-allow.ts; needs root and BPF): ALLOW_N names (default 200), p50/p99.
+//   ONLY_ALLOW=1 node dist/bench/dns.js   # only that part
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Snapshot, SnapshotCache, TYPE_URL, XdsServer, messageFromJson, messageSchemaOfUrl } from '../xds/index.js';
 import { describeLoad, describeMachine } from './bench-report.js';
+import { measureAnswerToAllow } from './dns/answer-to-allow.js';
 import { runDnsLoad, type LoadResult } from './dns/loadgen.js';
 import { ProcessRegistry, type ManagedProcess } from './http/processes.js';
 
@@ -54,6 +55,8 @@ const FLAGS = {
   /** The proxy's vCPU (default SERVER_CPU, the layout above). */
   PROXY_CPU: envInt('PROXY_CPU', envInt('SERVER_CPU', 1, 0, 1023), 0, 1023),
   PROFILE: process.env['PROFILE'] === '1',
+  ALLOW_N: envInt('ALLOW_N', 200, 1, 240),
+  ONLY_ALLOW: process.env['ONLY_ALLOW'] === '1',
 };
 const IN_FLIGHT = [1, 32] as const;
 const RULE_COUNTS = [10, 1000] as const;
@@ -115,17 +118,6 @@ function freeUdpPort(): number {
   return 40_000 + Math.floor(Math.random() * 10_000);
 }
 
-/**
- * TODO(issue 7, learning side — engineer I): the time from an upstream answer to the kernel allowing
- * its IPs. Run the proxy child with agent/fqdn's DnsAnswerObserver (identities, ipcache, policy map
- * updates) and take, per answer, the observer's resolve time (DnsFlowRecord.dns.observer.heldMs is
- * already recorded per query) — p50/p99 over a run of allowed names with fresh IPs. Returns
- * undefined until that observer exists in proxylib's reach.
- */
-function measureAnswerToAllow(): { p50Ms: number; p99Ms: number } | undefined {
-  return undefined;
-}
-
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
@@ -146,6 +138,13 @@ async function main(): Promise<void> {
   } catch {
     // unpinned: still a valid run, only noisier
   }
+  if (FLAGS.ONLY_ALLOW) {
+    console.log('# bench/dns (answer → allow only)');
+    console.log(describeMachine());
+    console.log(describeLoad());
+    await printAnswerToAllow();
+    return;
+  }
   const reg = new ProcessRegistry();
   const dir = mkdtempSync(join(tmpdir(), 'meshd-bench-dns-'));
   const cache = new SnapshotCache();
@@ -165,6 +164,25 @@ async function main(): Promise<void> {
   } finally {
     for (const s of SIGNALS) process.removeListener(s, onSignal);
     await stop();
+  }
+}
+
+/** The answer → kernel allows the IP table (bench/dns/answer-to-allow.ts); a failure is printed, not thrown. */
+async function printAnswerToAllow(): Promise<void> {
+  console.log(`\n## answer → kernel allows the IP (real pod and datapath, ${FLAGS.ALLOW_N} fresh names, one at a time)`);
+  try {
+    const r = await measureAnswerToAllow(FLAGS.ALLOW_N);
+    const row = (what: string, p: { p50: number; p99: number; max: number }) => console.log(`| ${what} | ${p.p50.toFixed(3)} ms | ${p.p99.toFixed(3)} ms | ${p.max.toFixed(3)} ms |`);
+    console.log('| interval | p50 | p99 | max |');
+    console.log('|---|---|---|---|');
+    row('answer reaches the learning side → identity allocated, policy rewrite starts', r.toPolicyStart);
+    row('answer reaches the learning side → policy map written', r.toPolicyMap);
+    row('answer reaches the learning side → ipcache entry written (kernel allows)', r.toIpcache);
+    row('answer reaches the learning side → onAnswer done, cache saved (answer released)', r.toKernel);
+    row('answer reaches the learning side → connect() from the pod returned OK', r.toPodConnect);
+    row('pod got the answer → its connect() returned OK', r.podConnect);
+  } catch (err) {
+    console.log(`not measured: ${(err as Error).message}`);
   }
 }
 
@@ -237,9 +255,8 @@ async function run(reg: ProcessRegistry, dir: string, server: XdsServer, cache: 
       console.log(`| ${c} | ${Math.round(qps)} | ${fmtUs(p50)} | ${fmtUs(p99)} | ${c === 'direct' ? '' : `${ratio.toFixed(2)}×`} | ${c === 'direct' ? '' : fmtUs(added)} | ${lost} | ${aim} |`);
     }
   }
-  const allow = measureAnswerToAllow();
-  console.log(`\nanswer → kernel allows the IP: ${allow ? `p50 ${allow.p50Ms} ms, p99 ${allow.p99Ms} ms` : 'not measured (TODO: needs the learning side, agent/fqdn)'}`);
   await proxy.stop();
+  await printAnswerToAllow();
   if (FLAGS.PROFILE) console.log(`proxy CPU profile in ${dir} (kept)`);
 }
 

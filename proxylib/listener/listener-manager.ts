@@ -13,6 +13,7 @@ import type { SocketAddressConfig } from '../config/types.js';
 import type { ConfigChange, ConfigView } from '../config-store/types.js';
 import { createDnsRuntime, type DnsRuntime } from '../dns/runtime.js';
 import type { DnsDataPlaneOptions } from '../dns/types.js';
+import { bindReusePort, reusePortAvailable } from '../../bpf/index.js';
 import { ProxyError } from '../errors.js';
 import { coarseClock } from './coarse-clock.js';
 import { setUpConnection, type ConnectionEntry, type SetupEnvironment } from './connection-setup.js';
@@ -70,6 +71,9 @@ export class ListenerManager {
   private readonly dns: DnsRuntime;
   /** UDP sockets finishing their in-flight queries after removal. */
   private readonly closingUdp = new Set<Promise<void>>();
+  /** TCP servers this manager bound with SO_REUSEPORT, by address (the kernel would not refuse a second). */
+  private readonly reusePortServers = new Map<string, Server>();
+  private readonly reusePortBinding = new WeakSet<Server>();
 
   constructor(
     private readonly view: ConfigView,
@@ -282,7 +286,35 @@ export class ListenerManager {
       server.once('error', onListenError);
       // Envoy binds an IPv6 address IPv6-only unless ipv4_compat is set.
       const ipv6Only = isIPv6(address.address) && address.ipv4Compat !== true;
-      server.listen({ host: address.address, port: address.port, ipv6Only }, () => {
+      // A fixed port is bound with SO_REUSEPORT when the native helper was built, so a restarted
+      // proxy can listen while this one still drains (docs/dns.md, "Restarting the proxy"); with
+      // net.ipv4.tcp_migrate_req=1 the kernel moves connections queued on a closing listener to
+      // the new one. Two listeners of THIS proxy on one port must still conflict: checked by key.
+      let listenOptions: { fd: number } | { host: string; port: number; ipv6Only: boolean } = { host: address.address, port: address.port, ipv6Only };
+      if (address.port !== 0 && reusePortAvailable()) {
+        // A server still being bound, or listening, holds the address; `listening` turns false as
+        // soon as the server is closed (its connections may still drain).
+        const holder = this.reusePortServers.get(addressKey(address));
+        if (holder !== undefined && (holder.listening || this.reusePortBinding.has(holder))) {
+          reject(new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${listener.name} could not listen on ${address.address}:${address.port}: EADDRINUSE (another listener of this proxy)`));
+          return;
+        }
+        try {
+          listenOptions = { fd: bindReusePort('tcp', address.address, address.port, ipv6Only) };
+        } catch (err) {
+          reject(new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${listener.name} could not listen on ${address.address}:${address.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+          return;
+        }
+        const key = addressKey(address);
+        this.reusePortServers.set(key, server);
+        this.reusePortBinding.add(server);
+        server.once('listening', () => this.reusePortBinding.delete(server));
+        server.once('error', () => this.reusePortBinding.delete(server));
+        server.once('close', () => {
+          if (this.reusePortServers.get(key) === server) this.reusePortServers.delete(key);
+        });
+      }
+      server.listen(listenOptions, () => {
         server.off('error', onListenError);
         server.on('error', (err) => this.logger?.error({ err, listener: listener.name }, 'listener socket error'));
         const info = server.address();

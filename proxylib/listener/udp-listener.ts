@@ -5,6 +5,17 @@
 // asked as the sender (docs/adr/0003). A plain listener without redirect sees its own address as the
 // destination and its filter uses its configured upstream.
 //
+// Restart without losing a datagram: every listener socket is bound with SO_REUSEADDR, so a new
+// proxy (a restarted one, while the old one still runs) binds the same address and port. For
+// unicast UDP, Linux hands each datagram to the most recently bound of the sockets that share an
+// address with SO_REUSEADDR (not a hash over them, as SO_REUSEPORT does): from the moment the new
+// socket is bound, the old one receives nothing new. The old one then reads what is already queued
+// in its receive buffer (close() keeps reading until the socket has been quiet for
+// HANDOVER_QUIET_MS), answers it and closes. Measured by test/dns/dns-restart-pod.test.ts: no query
+// lost across a restart. Trade-off, in docs/dns.md: another process on the node that sets
+// SO_REUSEADDR can bind the same address and port too (SO_REUSEPORT would limit it to the same uid,
+// but spreads datagrams over both sockets, and Node 20's dgram cannot set it).
+//
 // Limitation: a listener bound to a wildcard address cannot tell which local address a datagram was
 // sent to (Node has no IP_PKTINFO), so the original-destination lookup uses the wildcard; bind UDP
 // listeners to the proxy's addresses (translation does).
@@ -25,6 +36,14 @@ export const MAX_DATAGRAMS_IN_FLIGHT = 4096;
 /** Receive buffer asked for (best effort; the kernel caps it at net.core.rmem_max): bursts of queries. */
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/**
+ * On close, datagrams are still taken until none arrived for this long: the receive buffer is then
+ * empty (libuv reads it to EAGAIN on every poll). With a successor bound, nothing new arrives.
+ */
+export const HANDOVER_QUIET_MS = 50;
+/** Without a successor datagrams keep coming; stop taking them after this long (then drain). */
+export const HANDOVER_MAX_MS = 1000;
+
 function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
@@ -36,12 +55,26 @@ export interface UdpListenerDeps {
   logger: ProxyLogger | undefined;
 }
 
+/**
+ * Sockets of this process by configuration (one ConfigView per proxy) and address: SO_REUSEADDR
+ * would let two listeners of the SAME proxy share a port silently (only the last bound would get
+ * datagrams), so that stays EADDRINUSE as without it. Another proxy (a restart) may share it.
+ */
+const boundInProcess = new Map<string, Set<UdpListenerSocket>>();
+
+function addressKey(address: SocketAddressConfig): string {
+  return `${address.address}|${address.port}`;
+}
+
 export class UdpListenerSocket {
   private readonly socket: dgram.Socket;
   /** Datagrams being handled plus replies being sent: close() waits for both. */
   private inFlight = 0;
   private draining = false;
   private closed = false;
+  private closing = false;
+  /** When close() last saw a datagram (Date.now): it waits for a quiet socket. */
+  private lastDatagramAt = 0;
   private drainWaiters: Array<() => void> = [];
   bound: SocketEndpoint;
 
@@ -52,16 +85,30 @@ export class UdpListenerSocket {
   ) {
     const ipv6 = isIPv6(configured.address);
     // Envoy binds an IPv6 address IPv6-only unless ipv4_compat is set.
-    this.socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 && configured.ipv4Compat !== true });
+    // reuseAddr: a restarted proxy binds the same address and port while this one drains (above).
+    this.socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 && configured.ipv4Compat !== true, reuseAddr: true });
     this.bound = { address: configured.address, port: configured.port };
   }
 
   /** Binds; rejects with the socket error (the manager turns it into MESHD_ERR_PROXY_BIND). */
   static bind(listenerName: string, address: SocketAddressConfig, deps: UdpListenerDeps): Promise<UdpListenerSocket> {
     const listener = new UdpListenerSocket(listenerName, address, deps);
+    const key = addressKey(address);
+    if (address.port !== 0 && [...(boundInProcess.get(key) ?? [])].some((other) => other.deps.view === deps.view && !other.closing && !other.closed)) {
+      listener.socket.close();
+      const err: NodeJS.ErrnoException = new Error(`bind EADDRINUSE ${address.address}:${address.port} (another listener of this proxy)`);
+      err.code = 'EADDRINUSE';
+      return Promise.reject(err);
+    }
+    // Registered before the bind completes, so two binds of one proxy at once still conflict.
+    const held = boundInProcess.get(key) ?? new Set<UdpListenerSocket>();
+    held.add(listener);
+    boundInProcess.set(key, held);
     return new Promise((resolve, reject) => {
       const socket = listener.socket;
       const onError = (err: Error): void => {
+        held.delete(listener);
+        if (held.size === 0) boundInProcess.delete(key);
         socket.close();
         reject(err);
       };
@@ -83,6 +130,7 @@ export class UdpListenerSocket {
 
   private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.draining) return;
+    if (this.closing) this.lastDatagramAt = Date.now();
     if (this.inFlight >= MAX_DATAGRAMS_IN_FLIGHT) {
       this.deps.logger?.debug({ listener: this.listenerName, inFlight: this.inFlight }, 'UDP listener at its in-flight limit; datagram dropped');
       return;
@@ -141,18 +189,31 @@ export class UdpListenerSocket {
   }
 
   /**
-   * Stops taking datagrams, lets in-flight ones finish (their replies still leave from this socket),
-   * then closes; at the latest after `drainTimeoutMs`.
+   * Takes the datagrams already queued in the socket until it has been quiet for HANDOVER_QUIET_MS
+   * (at most HANDOVER_MAX_MS), then stops taking datagrams, lets in-flight ones finish (their
+   * replies still leave from this socket), and closes; at the latest after `drainTimeoutMs`.
    */
   async close(drainTimeoutMs: number): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    const started = Date.now();
+    this.lastDatagramAt = started;
+    const takeUntil = started + Math.min(drainTimeoutMs, HANDOVER_MAX_MS);
+    while (Date.now() < takeUntil && Date.now() - this.lastDatagramAt < HANDOVER_QUIET_MS) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 10));
+    }
     this.draining = true;
-    if (this.inFlight > 0) {
+    const left = started + drainTimeoutMs - Date.now();
+    if (this.inFlight > 0 && left > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise<void>((resolve) => this.drainWaiters.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs)))]);
+      await Promise.race([new Promise<void>((resolve) => this.drainWaiters.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
       clearTimeout(timer);
     }
     this.closed = true;
+    const key = addressKey(this.configured);
+    const held = boundInProcess.get(key);
+    held?.delete(this);
+    if (held?.size === 0) boundInProcess.delete(key);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -66,12 +66,13 @@ export interface Dnsmasq {
 
 /**
  * Starts dnsmasq with `records` (dnsmasq options such as `--host-record=a.test,10.0.0.1`), waits
- * (bounded) until it answers, and registers its end in `cleanup`.
+ * (bounded) until it answers, and registers its end in `cleanup`. `fixedPort` (e.g. 53, what
+ * getaddrinfo asks) instead of a free random port.
  */
-export async function startDnsmasq(cleanup: Cleanup, records: readonly string[], address = '127.0.0.1'): Promise<Dnsmasq> {
+export async function startDnsmasq(cleanup: Cleanup, records: readonly string[], address = '127.0.0.1', fixedPort?: number): Promise<Dnsmasq> {
   let lastError = '';
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freeDnsPort();
+  for (let attempt = 0; attempt < (fixedPort === undefined ? 5 : 1); attempt++) {
+    const port = fixedPort ?? (await freeDnsPort());
     const child = spawn(
       DNSMASQ,
       [
