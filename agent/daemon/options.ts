@@ -1,0 +1,121 @@
+// The agent's options: every one is a `meshd agent` flag (agent/cli/specs/agent.ts) and a field of
+// Agent.start, with the same default. Tests isolate an agent with their own state dir, pin root,
+// node prefix and port base (test/agent/agent-harness.ts).
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { DEFAULT_PREFIX } from '../pods/index.js';
+import { DEFAULT_STATE_DIR, defaultStateDir } from '../api/index.js';
+import { AgentError } from './errors.js';
+
+export type ProxyMode = 'builtin' | 'envoy';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export const AGENT_DEFAULTS = {
+  stateDir: DEFAULT_STATE_DIR,
+  pinRoot: '/sys/fs/bpf/meshd',
+  nodePrefix: DEFAULT_PREFIX,
+  proxy: 'builtin' as ProxyMode,
+  proxyPortBase: 15001,
+  metrics: '127.0.0.1:9962',
+  dnsResponseMaxDelayMs: 100,
+  logLevel: 'info' as LogLevel,
+  /** How long the agent waits for the proxy's ACK of the first configuration. */
+  proxyReadyTimeoutMs: 30_000,
+  /** Changes closer together than this are reconciled once. */
+  reconcileDebounceMs: 10,
+} as const;
+
+/** The highest offset of the proxy port plan (agent/xds-publish/proxy-ports.ts): base + 7. */
+const PROXY_PORT_SPAN = 8;
+
+export interface AgentOptions {
+  /** Default $MESHD_STATE_DIR, else /var/lib/meshd. */
+  stateDir?: string;
+  pinRoot?: string;
+  nodePrefix?: string;
+  /** The xDS node id of the proxy; default os.hostname(). */
+  nodeName?: string;
+  proxy?: ProxyMode;
+  proxyPortBase?: number;
+  /** HOST:PORT of the Prometheus endpoint, or 'off'. */
+  metrics?: string;
+  /** Watched for policy files when given. */
+  policyDir?: string;
+  policyAuditMode?: boolean;
+  dnsResponseMaxDelayMs?: number;
+  logLevel?: LogLevel;
+  /** Not a flag: a logger to use instead of making one (in-process tests). */
+  logger?: import('pino').Logger;
+  /** Not a flag: false starts no proxy process (in-process tests that run their own). Default true. */
+  runProxy?: boolean;
+  proxyReadyTimeoutMs?: number;
+  reconcileDebounceMs?: number;
+}
+
+export interface ResolvedAgentOptions {
+  stateDir: string;
+  pinRoot: string;
+  nodePrefix: string;
+  nodeName: string;
+  proxy: ProxyMode;
+  proxyPortBase: number;
+  /** undefined = off. */
+  metrics: string | undefined;
+  policyDir: string | undefined;
+  policyAuditMode: boolean;
+  dnsResponseMaxDelayMs: number;
+  logLevel: LogLevel;
+  runProxy: boolean;
+  proxyReadyTimeoutMs: number;
+  reconcileDebounceMs: number;
+}
+
+/** Fills in the defaults and checks every value; throws MESHD_ERR_AGENT_INVALID_OPTION. */
+export function resolveAgentOptions(o: AgentOptions = {}): ResolvedAgentOptions {
+  const bad = (message: string, hint?: string): never => {
+    throw new AgentError('MESHD_ERR_AGENT_INVALID_OPTION', message, hint === undefined ? {} : { hint });
+  };
+  const proxyPortBase = o.proxyPortBase ?? AGENT_DEFAULTS.proxyPortBase;
+  if (!Number.isInteger(proxyPortBase) || proxyPortBase < 1 || proxyPortBase + PROXY_PORT_SPAN - 1 > 65535) {
+    bad(`--proxy-port-base must be an integer from 1 to ${65536 - PROXY_PORT_SPAN} (the proxy uses ${PROXY_PORT_SPAN} ports from it), got ${proxyPortBase}`);
+  }
+  const proxy = o.proxy ?? AGENT_DEFAULTS.proxy;
+  if (proxy !== 'builtin' && proxy !== 'envoy') bad(`--proxy must be builtin or envoy, got ${String(proxy)}`);
+  const metricsText = o.metrics ?? AGENT_DEFAULTS.metrics;
+  const metrics = metricsText === 'off' ? undefined : metricsText;
+  if (metrics !== undefined && !isHostPort(metrics)) bad(`--metrics must be HOST:PORT or off, got '${metricsText}'`, 'e.g. --metrics 127.0.0.1:9962');
+  const delay = o.dnsResponseMaxDelayMs ?? AGENT_DEFAULTS.dnsResponseMaxDelayMs;
+  if (!Number.isFinite(delay) || delay < 0) bad(`--dns-response-max-delay must be a number of ms >= 0, got ${delay}`);
+  const logLevel = o.logLevel ?? AGENT_DEFAULTS.logLevel;
+  if (!LOG_LEVELS.includes(logLevel)) bad(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${String(logLevel)}`);
+  const nodePrefix = o.nodePrefix ?? AGENT_DEFAULTS.nodePrefix;
+  // Netns names are prefix + pod name (63 characters at most): keep most of that for the names.
+  if (!/^[a-z0-9][a-z0-9-]{0,23}$/.test(nodePrefix)) bad(`--node-prefix must be 1 to 24 lower-case letters, digits or '-', not starting with '-'; got '${nodePrefix}'`);
+  const nodeName = o.nodeName ?? hostname();
+  if (nodeName === '' || /\s/.test(nodeName)) bad(`--node-name must be a non-empty id without spaces, got '${nodeName}'`);
+  return {
+    stateDir: resolve(o.stateDir ?? defaultStateDir()),
+    pinRoot: resolve(o.pinRoot ?? AGENT_DEFAULTS.pinRoot),
+    nodePrefix,
+    nodeName,
+    proxy,
+    proxyPortBase,
+    metrics,
+    policyDir: o.policyDir === undefined ? undefined : resolve(o.policyDir),
+    policyAuditMode: o.policyAuditMode ?? false,
+    dnsResponseMaxDelayMs: delay,
+    logLevel,
+    runProxy: o.runProxy ?? true,
+    proxyReadyTimeoutMs: o.proxyReadyTimeoutMs ?? AGENT_DEFAULTS.proxyReadyTimeoutMs,
+    reconcileDebounceMs: o.reconcileDebounceMs ?? AGENT_DEFAULTS.reconcileDebounceMs,
+  };
+}
+
+function isHostPort(text: string): boolean {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[3]) > 65535) return false;
+  const host = m[1] ?? m[2]!;
+  return m[1] === undefined || isIP(host) === 6;
+}
