@@ -17,3 +17,7 @@ export * from './flows/index.js';
 export * from './metrics/index.js';
 export * from './proxy-link/index.js';
 export * from './inspect/index.js';
+export * from './k8s/index.js';
+// The command table, for checks that the manifests and docs only use flags that exist.
+export { COMMANDS } from './cli/commands.js';
+export type { CommandGroup, CommandNode, CommandSpec, OptionSpec } from './cli/command-spec.js';
