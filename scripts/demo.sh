@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
-# `make demo` at this stage: validate the example policies, then trace the example flows
-# through the real CLI and print a table. Later issues turn this into live traffic.
+# `make demo` (after `make build`): the Star Wars scenario on a real agent — pods, live policies
+# from docs/examples/live, traffic, a table of verdicts, the last flows and the service map — then
+# teardown. The driver (test/e2e/demo-main.ts, shared with the e2e test) does all the printing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== meshd policy validate docs/examples/policies"
-node bin/meshd.js policy validate docs/examples/policies
-echo
-echo "== meshd policy trace, for each flow in docs/examples/flows.yaml"
-node scripts/demo-trace-table.mjs docs/examples/flows.yaml
+exec node scripts/demo.mjs "$@"
