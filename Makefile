@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns test-agent test-e2e test-cluster demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns lint clean
+.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns test-agent test-e2e test-cluster demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns bench-agent lint clean
 
 NODE ?= node
 
@@ -78,6 +78,9 @@ bench-kafka: build
 
 bench-dns: build
 	@$(NODE) dist/bench/dns.js
+
+bench-agent: build
+	@$(NODE) dist/bench/agent-apply.js
 
 # Regenerate the Kafka codec's schema extract and generated types. KAFKA_SCHEMAS is the
 # clients/src/main/resources/common/message directory of an apache/kafka checkout; without it only
