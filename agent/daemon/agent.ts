@@ -13,7 +13,8 @@ import type { IpCacheEntry } from '../../xds/index.js';
 import { setupNode, type NodeNetwork } from '../pods/index.js';
 import { EndpointPolicyRegenerator, FqdnManager, UdpPeerActivity, type PolicyUpdater } from '../fqdn/index.js';
 import { agentSocketPath, startApiServer, type ApiRoute, type ApiServer } from '../api/index.js';
-import { EndpointManager } from '../endpoints/index.js';
+import { EndpointManager, K8sPodRegistry, refusePodRun, type EndpointInfo } from '../endpoints/index.js';
+import { K8sWatcher, createKubeConfig } from '../k8s/index.js';
 import { PolicyStore } from '../policy-store/index.js';
 import { FlowCollector, FlowStore, agentFlowEnrichment, flowRoutes } from '../flows/index.js';
 import { AgentMetrics, type MetricsServer } from '../metrics/index.js';
@@ -43,6 +44,8 @@ export interface AgentServices {
   selectorCache: SelectorCache;
   repository: Repository;
   endpoints: EndpointManager;
+  /** --k8s: the API watcher and the registry of the kubelet's pods (undefined otherwise). */
+  k8s: { watcher: K8sWatcher; pods: K8sPodRegistry } | undefined;
   policies: PolicyStore;
   fqdn: FqdnManager;
   regenerator: EndpointPolicyRegenerator;
@@ -187,11 +190,27 @@ export class Agent {
     });
     stack.push({ name: 'endpoints', stop: () => endpoints.close() });
 
+    // Kubernetes mode: the kubelet's pods, registered as endpoints beside (never instead of) the
+    // EndpointManager's, which then holds only what an earlier non-Kubernetes agent left.
+    const k8sPods = options.k8s
+      ? new K8sPodRegistry({
+          datapath,
+          allocator,
+          selectorCache,
+          repository,
+          logger: log('k8s-pods'),
+          auditModeOf,
+          reservedEndpointIds: () => endpoints.list().map((e) => e.endpointId),
+          onChange: (ids) => (isStarted ? reconciler.request({ endpoints: ids }) : Promise.resolve()),
+        })
+      : undefined;
+    const allEndpoints = (): EndpointInfo[] => [...endpoints.list(), ...(k8sPods?.list() ?? [])];
+
     const regenerator = new EndpointPolicyRegenerator({
       repository,
       selectorCache,
       datapath,
-      endpointIdOf: (id) => endpoints.endpointIdOf(id),
+      endpointIdOf: (id) => endpoints.endpointIdOf(id) ?? k8sPods?.endpointIdOf(id),
       proxyPortOf: ports.kernel,
     });
 
@@ -270,10 +289,10 @@ export class Agent {
         if (scope.selectorKeys.size > 0) regenerator.selectionsChanged(scope.selectorKeys);
       }
       if (scope.all || scope.endpoints.size > 0) {
-        for (const ep of endpoints.list()) {
+        for (const ep of allEndpoints()) {
           const audit = auditModeOf(ep.id);
           if (auditFlags.get(ep.id) !== audit) {
-            if (auditFlags.has(ep.id) || audit) endpoints.refreshAuditMode(ep.id);
+            if (auditFlags.has(ep.id) || audit) (k8sPods?.endpointIdOf(ep.id) !== undefined ? k8sPods : endpoints).refreshAuditMode(ep.id);
             auditFlags.set(ep.id, audit);
           }
         }
@@ -345,7 +364,7 @@ export class Agent {
     // Flows from the kernel's events (and, through the API, from the proxy).
     const flowCollector = new FlowCollector({
       store: flows,
-      enrichment: agentFlowEnrichment({ endpoints, identityLabels: (id) => selectorCache.labelsOf(id), repository }),
+      enrichment: agentFlowEnrichment({ endpoints: { list: allEndpoints, byIp: (ip) => endpoints.byIp(ip) ?? k8sPods?.byIp(ip) }, identityLabels: (id) => selectorCache.labelsOf(id), repository }),
       events: datapath.events(),
       logger: log('flows'),
     });
@@ -360,6 +379,7 @@ export class Agent {
       selectorCache,
       repository,
       endpoints,
+      k8s: undefined,
       policies,
       fqdn,
       regenerator,
@@ -375,15 +395,23 @@ export class Agent {
       startedAt,
     };
 
+    if (options.k8s && k8sPods) {
+      progress.step = 'kubernetes watcher';
+      // The watcher's changes are reconciled as they come (its first sync is awaited below).
+      reconciler.resume();
+      services.k8s = await startK8sWatcher(options.k8s, { policies, pods: k8sPods, logger: log('k8s'), stack });
+    }
+
     progress.step = 'API server';
-    // The local API, with every component's routes.
+    // The local API, with every component's routes. In Kubernetes mode the kubelet's pods are
+    // endpoints too, and pods are the kubelet's to make: `meshd pod run` is refused.
     const routes: ApiRoute[] = [
       ...coreRoutes(services),
-      ...endpoints.routes(),
+      ...(k8sPods ? k8sEndpointRoutes(endpoints.routes(), k8sPods) : endpoints.routes()),
       ...policies.routes(),
       ...flowRoutes(flows),
       ...proxyLinkRoutes({ fqdn, ingestProxyFlows: (records) => flowCollector.ingestProxyFlows(records) }),
-      ...inspectRoutes(services),
+      ...inspectRoutes(k8sPods ? { ...services, endpoints: { list: allEndpoints, get: (id: string) => endpoints.get(id) ?? k8sPods.get(id) } } : services),
     ];
     const api: ApiServer = await startApiServer({ socketPath: agentSocketPath(options.stateDir), routes, logger: log('api') });
     stack.push({ name: 'api', stop: () => api.close() });
@@ -404,8 +432,9 @@ export class Agent {
         api: agentSocketPath(options.stateDir),
         xds: xds.socketPath,
         xdsVersion: xds.version,
-        endpoints: endpoints.list().length,
+        endpoints: allEndpoints().length,
         policies: policies.list().length,
+        k8sNode: options.k8s?.nodeName,
         proxyPid: proxy?.info().pid,
         proxyAdopted: proxy?.info().adopted,
         metrics: metricsServer?.url,
@@ -429,6 +458,46 @@ export class Agent {
     })();
     return this.#stopping;
   }
+}
+
+/**
+ * Starts the API watcher with the PolicyStore and the pod registry as its sinks, and waits (bounded)
+ * until every kind was listed once, so a ready agent enforces what the cluster says. It is stopped
+ * before the policy store and the registry close (pushed after them on the stack).
+ */
+async function startK8sWatcher(
+  k8s: NonNullable<ResolvedAgentOptions['k8s']>,
+  o: { policies: PolicyStore; pods: K8sPodRegistry; logger: Logger; stack: Started[] },
+): Promise<{ watcher: K8sWatcher; pods: K8sPodRegistry }> {
+  const kubeConfig = createKubeConfig(k8s.kubeconfig === undefined ? {} : { kubeconfig: k8s.kubeconfig });
+  o.stack.push({ name: 'k8s-pods', stop: () => o.pods.close() });
+  const watcher = await K8sWatcher.start({ kubeConfig, nodeName: k8s.nodeName, policies: o.policies, endpoints: o.pods, logger: o.logger });
+  o.stack.push({ name: 'k8s-watcher', stop: () => watcher.close() });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), k8s.syncTimeoutMs)));
+  const synced = await Promise.race([watcher.synced().then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (synced) {
+    o.logger.warn({ node: k8s.nodeName, waitedMs: k8s.syncTimeoutMs, lists: watcher.listCounts() }, 'kubernetes: not every kind was listed in time; starting with what there is (the watcher keeps retrying, see MESHD_ERR_K8S_API)');
+  } else {
+    o.logger.info({ node: k8s.nodeName, pods: o.pods.list().length, policies: o.policies.list().length }, 'kubernetes: synced');
+  }
+  return { watcher, pods: o.pods };
+}
+
+/** The EndpointManager's routes in Kubernetes mode: `GET /v1/endpoints` and the pod list show both registries; `POST /v1/pods` is refused. */
+function k8sEndpointRoutes(managerRoutes: ApiRoute[], pods: K8sPodRegistry): ApiRoute[] {
+  const refused = async (): Promise<never> => refusePodRun();
+  return managerRoutes.map((r): ApiRoute => {
+    if (r.method === 'POST' && r.path === '/v1/pods') return { ...r, handler: refused };
+    if (r.method === 'GET' && r.path === '/v1/endpoints') {
+      return { ...r, handler: async (req) => ({ endpoints: [...((await r.handler(req)) as { endpoints: unknown[] }).endpoints, ...pods.statuses()] }) };
+    }
+    if (r.method === 'GET' && r.path === '/v1/pods') {
+      return { ...r, handler: async (req) => ({ pods: [...((await r.handler(req)) as { pods: unknown[] }).pods, ...pods.list()] }) };
+    }
+    return r;
+  });
 }
 
 /** Stops the stack's components in reverse; one failing is logged and the rest still stop. */

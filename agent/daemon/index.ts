@@ -17,3 +17,5 @@ export type { AgentInfo } from './core-routes.js';
 export { readJsonState, writeJsonAtomic } from './state-file.js';
 export { teardown, assertTornDown, unpinDatapath } from './teardown.js';
 export type { TeardownOptions, TeardownReport } from './teardown.js';
+export { readConfigDir, mergeConfigDir } from './config-dir.js';
+export type { ConfigDirOption, ConfigDirEntry } from './config-dir.js';

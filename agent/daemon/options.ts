@@ -25,6 +25,8 @@ export const AGENT_DEFAULTS = {
   proxyReadyTimeoutMs: 30_000,
   /** Changes closer together than this are reconciled once. */
   reconcileDebounceMs: 10,
+  /** --k8s: how long start waits for the first list of every kind before it goes on without (the watcher keeps retrying). */
+  k8sSyncTimeoutMs: 30_000,
 } as const;
 
 /** The highest offset of the proxy port plan (agent/xds-publish/proxy-ports.ts): base + 7. */
@@ -52,6 +54,14 @@ export interface AgentOptions {
   runProxy?: boolean;
   proxyReadyTimeoutMs?: number;
   reconcileDebounceMs?: number;
+  /** Kubernetes mode: pods and policies come from the API server (agent/k8s); `pod run` is refused. */
+  k8s?: boolean;
+  /** The Kubernetes node whose pods are watched; default nodeName. */
+  k8sNodeName?: string;
+  /** A kubeconfig file; default the pod's service account (in-cluster). */
+  kubeconfig?: string;
+  /** Not a flag: how long start waits for the watcher's first sync (default 30 s). */
+  k8sSyncTimeoutMs?: number;
 }
 
 export interface ResolvedAgentOptions {
@@ -70,6 +80,8 @@ export interface ResolvedAgentOptions {
   runProxy: boolean;
   proxyReadyTimeoutMs: number;
   reconcileDebounceMs: number;
+  /** undefined unless --k8s. */
+  k8s: { nodeName: string; kubeconfig: string | undefined; syncTimeoutMs: number } | undefined;
 }
 
 /** Fills in the defaults and checks every value; throws MESHD_ERR_AGENT_INVALID_OPTION. */
@@ -95,6 +107,13 @@ export function resolveAgentOptions(o: AgentOptions = {}): ResolvedAgentOptions 
   if (!/^[a-z0-9][a-z0-9-]{0,23}$/.test(nodePrefix)) bad(`--node-prefix must be 1 to 24 lower-case letters, digits or '-', not starting with '-'; got '${nodePrefix}'`);
   const nodeName = o.nodeName ?? hostname();
   if (nodeName === '' || /\s/.test(nodeName)) bad(`--node-name must be a non-empty id without spaces, got '${nodeName}'`);
+  if (!o.k8s && (o.k8sNodeName !== undefined || o.kubeconfig !== undefined)) {
+    bad(`--${o.k8sNodeName !== undefined ? 'k8s-node-name' : 'kubeconfig'} only applies in Kubernetes mode`, 'add --k8s');
+  }
+  const k8sNodeName = o.k8sNodeName ?? nodeName;
+  if (k8sNodeName === '' || /[\s,=]/.test(k8sNodeName)) bad(`--k8s-node-name must be a Kubernetes node name, got '${k8sNodeName}'`);
+  const k8sSyncTimeoutMs = o.k8sSyncTimeoutMs ?? AGENT_DEFAULTS.k8sSyncTimeoutMs;
+  if (!Number.isFinite(k8sSyncTimeoutMs) || k8sSyncTimeoutMs < 0) bad(`the Kubernetes sync timeout must be a number of ms >= 0, got ${k8sSyncTimeoutMs}`);
   return {
     stateDir: resolve(o.stateDir ?? defaultStateDir()),
     pinRoot: resolve(o.pinRoot ?? AGENT_DEFAULTS.pinRoot),
@@ -110,6 +129,7 @@ export function resolveAgentOptions(o: AgentOptions = {}): ResolvedAgentOptions 
     runProxy: o.runProxy ?? true,
     proxyReadyTimeoutMs: o.proxyReadyTimeoutMs ?? AGENT_DEFAULTS.proxyReadyTimeoutMs,
     reconcileDebounceMs: o.reconcileDebounceMs ?? AGENT_DEFAULTS.reconcileDebounceMs,
+    k8s: o.k8s ? { nodeName: k8sNodeName, kubeconfig: o.kubeconfig === undefined ? undefined : resolve(o.kubeconfig), syncTimeoutMs: k8sSyncTimeoutMs } : undefined,
   };
 }
 

@@ -9,3 +9,5 @@ export { ENDPOINTS_STATE_FILE, endpointsStatePath, loadEndpointsState, decodeEnd
 export type { EndpointsState, StoredEndpoint } from './endpoints-state-file.js';
 export { ENDPOINT_ERROR_CODES, EndpointError } from './errors.js';
 export type { EndpointErrorCode } from './errors.js';
+export { K8sPodRegistry, findPodCgroup, listPodCgroups, refusePodRun, K8S_REGISTRY_ERROR_CODES, K8sRegistryError } from './k8s-registry.js';
+export type { K8sPodRegistryOptions, K8sRegistryErrorCode } from './k8s-registry.js';

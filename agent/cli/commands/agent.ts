@@ -1,13 +1,25 @@
 // `meshd agent`: starts the Agent with the command line's options, prints one stdout line once
 // everything is up (scripts and tests wait for it), and runs until SIGINT or SIGTERM; then drains
 // and stops. Logs go to stderr (pino).
-import { Agent, type AgentOptions, type LogLevel, type ProxyMode } from '../../daemon/index.js';
+import { Agent, mergeConfigDir, readConfigDir, type AgentOptions, type LogLevel, type ProxyMode } from '../../daemon/index.js';
+import { AGENT_SPECS } from '../specs/agent.js';
 import type { CommandContext } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import type { ParsedArgs } from '../parsed-args.js';
 import { getString, hasFlag } from '../parsed-args.js';
 
-export function parseAgentOptions(args: ParsedArgs): AgentOptions {
+/** The command line with the --config-dir files added (the command line wins); throws MESHD_ERR_AGENT_INVALID_OPTION naming a bad file. */
+export function withConfigDir(args: ParsedArgs): ParsedArgs {
+  const dir = getString(args, 'config-dir');
+  if (dir === undefined) return args;
+  if (dir === '') throw new UsageError('--config-dir needs a value');
+  const spec = AGENT_SPECS.find((c) => c.kind === 'command' && c.name === 'agent');
+  const options = spec?.kind === 'command' ? spec.options : [];
+  return { ...args, options: mergeConfigDir(args.options, readConfigDir(dir, options)) };
+}
+
+export function parseAgentOptions(commandLine: ParsedArgs): AgentOptions {
+  const args = withConfigDir(commandLine);
   const o: AgentOptions = {};
   const str = (name: string): string | undefined => {
     const v = getString(args, name);
@@ -41,6 +53,11 @@ export function parseAgentOptions(args: ParsedArgs): AgentOptions {
   if (delay !== undefined) o.dnsResponseMaxDelayMs = delay;
   const level = str('log-level');
   if (level !== undefined) o.logLevel = level as LogLevel;
+  if (hasFlag(args, 'k8s')) o.k8s = true;
+  const k8sNodeName = str('k8s-node-name');
+  if (k8sNodeName !== undefined) o.k8sNodeName = k8sNodeName;
+  const kubeconfig = str('kubeconfig');
+  if (kubeconfig !== undefined) o.kubeconfig = kubeconfig;
   return o;
 }
 
@@ -68,7 +85,8 @@ export async function run(args: ParsedArgs, { io }: CommandContext): Promise<0 |
     io.stdout(
       `meshd agent: ready; node ${o.nodeName}, api ${o.stateDir}/meshd.sock, xds ${agent.services.xds.socketPath} (version ${agent.services.xds.version})` +
         `${proxy ? `, ${proxy.mode} proxy pid ${proxy.pid}${proxy.adopted ? ' (adopted)' : ''}` : ''}` +
-        `, ${agent.services.endpoints.list().length} endpoint(s), ${agent.services.policies.list().length} policy(ies)\n`,
+        `, ${agent.services.endpoints.list().length + (agent.services.k8s?.pods.list().length ?? 0)} endpoint(s), ${agent.services.policies.list().length} policy(ies)` +
+        `${o.k8s ? `, kubernetes node ${o.k8s.nodeName}` : ''}\n`,
     );
     const got = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
     await agent.stop();
