@@ -285,7 +285,9 @@ export class Agent {
           isFullPass = false;
         }
       } else {
-        for (const id of scope.endpoints) regenerator.regenerate(id);
+        // One call: in-place trie updates where safe, and one batched swap (one RCU grace period)
+        // for the rest, instead of a grace period per endpoint.
+        regenerator.regenerateMany(scope.endpoints);
         if (scope.selectorKeys.size > 0) regenerator.selectionsChanged(scope.selectorKeys);
       }
       if (scope.all || scope.endpoints.size > 0) {

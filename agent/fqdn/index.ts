@@ -7,7 +7,7 @@ export { FqdnCache } from './fqdn-cache.js';
 export type { FqdnCacheOptions, CachedIp, DroppedIp } from './fqdn-cache.js';
 export { FqdnSelectorSet } from './fqdn-selectors.js';
 export { EndpointPolicyRegenerator } from './policy-regenerator.js';
-export type { PolicyUpdater, EndpointPolicyRegeneratorOptions } from './policy-regenerator.js';
+export type { PolicyUpdater, PolicyWriter, EndpointPolicyRegeneratorOptions } from './policy-regenerator.js';
 export { UdpPeerActivity } from './flow-activity.js';
 export type { FlowActivity } from './flow-activity.js';
 export { FQDN_STATE_FILE, fqdnStatePath, loadFqdnState, saveFqdnState, decodeFqdnState } from './fqdn-state-file.js';

@@ -66,6 +66,11 @@ export class BpfMap {
     return new BpfMap(nativeAddon().NativeMap.openPinned(path));
   }
 
+  /** bpf_map_get_fd_by_id: e.g. the inner map whose id a map of maps returns from lookup(). */
+  static openById(id: number): BpfMap {
+    return new BpfMap(nativeAddon().NativeMap.openById(id));
+  }
+
   /** bpf_map_create: a map that belongs to no object, e.g. an inner map for setInner(). */
   static create(o: BpfMapCreateOptions): BpfMap {
     const flags = o.flags ?? (o.type === 'lpm_trie' ? BPF_F_NO_PREALLOC : 0);

@@ -105,7 +105,7 @@ export interface NativeAddon {
   NativeObject: {
     open(objectPath: string, pinRoot: string, logger: BpfLogger | undefined, rodata: Array<[string, Buffer]>): NativeObject;
   };
-  NativeMap: { openPinned(path: string): NativeMap; create(options: NativeMapCreateOptions): NativeMap };
+  NativeMap: { openPinned(path: string): NativeMap; create(options: NativeMapCreateOptions): NativeMap; openById(id: number): NativeMap };
   NativeLink: { openPinned(path: string): NativeLink };
   NativeRingBuffer: { open(mapFd: number, onRecords: (records: Buffer[]) => void): NativeRingBuffer };
   setLibbpfLogger(logger: BpfLogger | undefined): void;

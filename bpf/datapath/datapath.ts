@@ -7,9 +7,10 @@
 // restarted agent loads the objects again (libbpf reuses the pinned maps) and swaps its new
 // programs into the pinned links with bpf_link_update, so enforcement never stops.
 import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfLink, BpfMap, DEFAULT_PIN_ROOT, type BpfLogger, type BpfProgram } from '../addon/index.js';
+import { BpfLink, BpfMap, BpfSystemError, DEFAULT_PIN_ROOT, type BpfLogger, type BpfProgram } from '../addon/index.js';
 import { cgroupIdOf, ensureBpffs, loadObject, type LoadedObject } from './load.js';
 import { AF_INET, AF_INET6, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM } from './constants.js';
 import {
@@ -22,6 +23,8 @@ import {
   encodeEndpointInfo,
   encodeEndpointKey,
   type EndpointInfoValue,
+  decodePolicyKey,
+  decodePolicyValue,
   encodePolicyKey,
   encodePolicyValue,
   encodeU32Key,
@@ -32,7 +35,7 @@ import { DatapathError } from './errors.js';
 import { EventHub, type EventStream } from './events.js';
 import { IpcacheTable } from './ipcache-table.js';
 import { lookupOriginalDestination, type ProxyConnectionTuple } from './original-destination.js';
-import type { PolicyMapContent } from './policy-entries.js';
+import type { PolicyMapContent, PolicyMapEntry } from './policy-entries.js';
 import { readUdpPeers, type UdpPeerEntry } from './udp-peers.js';
 
 /** From dist/bpf/datapath/ to the repository root, where bpf/progs/Makefile writes build/bpf. */
@@ -92,8 +95,40 @@ export interface OriginalDestination extends SocketAddress {
   peerIdentity: number;
 }
 
+/** How Datapath.updatePolicy wrote a policy. */
+export interface PolicyUpdateResult {
+  /** 'in-place': entries written one by one into the installed trie (no RCU grace period);
+   *  'swap': a complete new trie swapped in (one grace period, ~16 ms); 'unchanged': nothing to do. */
+  mode: 'in-place' | 'swap' | 'unchanged';
+  /** Why a swap was needed (absent for in-place and unchanged). */
+  swapReason?: 'no-trie' | 'any-peer-or-default-changed' | 'too-many-changes' | 'capacity';
+  added: number;
+  changed: number;
+  deleted: number;
+}
+
+/** An in-place update is entry by entry; above this many writes the swap is used instead, so a
+ *  large change appears at once (and costs no more than the ~16 ms grace period anyway). */
+const MAX_IN_PLACE_CHANGES = 1024;
+/** Inner tries are created with room to grow in place: BPF_F_NO_PREALLOC allocates per entry,
+ *  so max_entries is only a cap. */
+const MIN_TRIE_CAPACITY = 64;
+const { ENOLINK } = osConstants.errno;
+
+/** The trie last written for an endpoint, as user space knows it: valid while the outer map
+ *  still names that inner map id (anyone else's swap, or a restart, makes us read it again). */
+interface InstalledTrie {
+  mapId: number;
+  maxEntries: number;
+  /** hex(encoded key) → encoded value */
+  entries: Map<string, Buffer>;
+}
+
 export class Datapath {
   readonly pinRoot: string;
+  /** Endpoint ids Datapath.open found with a severed link (their cgroup was removed while no
+   *  agent ran) and removed from the maps; the caller cleans the rest (ipcache, pod leftovers). */
+  readonly staleEndpoints: number[] = [];
   readonly ipcache: IpcacheTable;
   readonly #options: DatapathOptions;
   readonly #objects: LoadedObject[];
@@ -103,6 +138,8 @@ export class Datapath {
   /** endpoint id → cgroup id, rebuilt from the endpoints map on open. */
   readonly #endpoints = new Map<number, bigint>();
   readonly #logger: BpfLogger | undefined;
+  /** endpoint id → its installed trie (see InstalledTrie). */
+  readonly #tries = new Map<number, InstalledTrie>();
   #closed = false;
 
   private constructor(options: DatapathOptions, pinRoot: string, objects: LoadedObject[], maps: Record<keyof typeof MAP_NAMES, BpfMap>) {
@@ -197,6 +234,7 @@ export class Datapath {
     if (raw) for (const a of addressesOf(decodeEndpointInfo(raw))) this.#deleteAddress(a, id);
     this.#maps.endpoints.delete(encodeEndpointKey(cgroupId));
     this.#maps.policy.delete(encodeU32Key(id));
+    this.#tries.delete(id);
     this.#endpoints.delete(id);
   }
 
@@ -227,52 +265,183 @@ export class Datapath {
 
   /** Builds a complete new policy trie for the endpoint and swaps it in with one outer-map
    *  update: no lookup ever sees a half-written policy. The old trie is freed by the kernel
-   *  when the last program using it finishes. */
+   *  when the last program using it finishes. Costs one RCU grace period (~16 ms): the kernel
+   *  waits until no program can still hold the old trie. */
   replacePolicy(endpointId: number, content: PolicyMapContent): void {
+    this.replacePolicies([{ endpointId, content }]);
+  }
+
+  /** replacePolicy for many endpoints: every new trie is built first, then all are swapped in
+   *  with ONE batch update of the outer map (BPF_MAP_UPDATE_BATCH), which pays the grace
+   *  period once for the whole batch instead of once per endpoint. Each endpoint switches
+   *  atomically; the endpoints do not all switch at the same instant (the batch writes them in
+   *  order). An endpoint given twice gets its last content. */
+  replacePolicies(items: ReadonlyArray<{ endpointId: number; content: PolicyMapContent }>): void {
     this.#assertOpen();
-    const mapUpdateError = (err: unknown) =>
-      new DatapathError('MESHD_ERR_DATAPATH_MAP_UPDATE', `policy of endpoint ${endpointId}: ${(err as Error).message}`, { cause: err });
+    const last = new Map<number, PolicyMapContent>();
+    for (const { endpointId, content } of items) last.set(endpointId, content);
+    if (last.size === 0) return;
+    const built: Array<{ endpointId: number; content: PolicyMapContent; inner: BpfMap; trie: InstalledTrie }> = [];
+    try {
+      for (const [endpointId, content] of last) {
+        const { inner, trie } = this.#buildTrie(endpointId, content);
+        built.push({ endpointId, content, inner, trie });
+      }
+      const keys = built.map((b) => encodeU32Key(b.endpointId));
+      // From user space a map of maps takes the inner map's fd as its value.
+      const values = built.map((b) => {
+        const v = Buffer.alloc(4);
+        v.writeUInt32LE(b.inner.fd);
+        return v;
+      });
+      try {
+        if (built.length === 1) this.#maps.policy.setInner(keys[0]!, built[0]!.inner);
+        else this.#maps.policy.updateBatch(keys, values);
+      } catch (err) {
+        // Part of a batch may be in: forget what we knew, the next update reads the kernel.
+        for (const b of built) this.#tries.delete(b.endpointId);
+        const ids = built.map((b) => b.endpointId).join(', ');
+        throw new DatapathError('MESHD_ERR_DATAPATH_MAP_UPDATE', `policy of endpoint${built.length > 1 ? 's' : ''} ${ids}: ${(err as Error).message}`, { cause: err });
+      }
+    } finally {
+      for (const b of built) b.inner.close();
+    }
+    for (const b of built) {
+      this.#tries.set(b.endpointId, b.trie);
+      this.#syncEnforcementFlags(b.endpointId, b.content);
+    }
+  }
+
+  /**
+   * Brings the endpoint's installed trie to `content` by writing only the difference into it,
+   * in place: an LPM trie update from user space waits for no grace period, so a learned DNS
+   * answer costs microseconds instead of the swap's ~16 ms.
+   *
+   * Consistency. In-place writes are entry by entry, so a lookup may run between two of them.
+   * A lookup is two longest-prefix probes (the peer's identity, then 0 = any peer) and the
+   * direction's sentinel (default-deny). The writes are ordered so that each PROBE always
+   * answers as the old trie or as the new trie would: new keys first, longest prefix first (a
+   * new key never becomes a longest match before the longer new keys under it exist); then
+   * changed values; then stale keys, shortest prefix first (the old longest match goes last).
+   * The probes and the sentinel are separate lookups, though, and an old answer of one mixed
+   * with a new answer of another could allow what neither policy allows (old: deny peer X and
+   * allow any; new: deny any — the new "X: nothing" with the old "any: allow" lets X in). So
+   * the in-place path is taken only when the difference touches no any-peer key and no
+   * sentinel: then the any-peer probe and the sentinel answer the same before, during and
+   * after, and every flow is decided by the old or by the new policy at every instant (a flow
+   * has one peer identity, so changes of other peers' keys do not mix into it). Anything else
+   * swaps a new trie in, as do more than MAX_IN_PLACE_CHANGES writes, no trie installed yet,
+   * or a trie without room for the new keys.
+   */
+  updatePolicy(endpointId: number, content: PolicyMapContent): PolicyUpdateResult {
+    return this.updatePolicies([{ endpointId, content }])[0]!;
+  }
+
+  /** updatePolicy for many endpoints: each one in place where that is safe (above), and all
+   *  the others swapped together with one replacePolicies batch (one grace period). Results
+   *  in the order given. */
+  updatePolicies(items: ReadonlyArray<{ endpointId: number; content: PolicyMapContent }>): PolicyUpdateResult[] {
+    this.#assertOpen();
+    const results = items.map(({ endpointId, content }) => this.#updateInPlace(endpointId, content));
+    const swaps = items.filter((_, i) => results[i]!.mode === 'swap');
+    if (swaps.length > 0) this.replacePolicies(swaps);
+    return results;
+  }
+
+  /** The in-place half of updatePolicy; a result with mode 'swap' means "not done: swap it". */
+  #updateInPlace(endpointId: number, content: PolicyMapContent): PolicyUpdateResult {
+    const current = this.#installedTrie(endpointId);
+    const swap = (swapReason: NonNullable<PolicyUpdateResult['swapReason']>, added = 0, changed = 0, deleted = 0): PolicyUpdateResult => ({
+      mode: 'swap',
+      swapReason,
+      added,
+      changed,
+      deleted,
+    });
+    if (!current) return swap('no-trie', content.entries.length);
+
+    const wanted = new Map<string, { key: Buffer; value: Buffer; prefix: number; peer: number }>();
+    for (const e of content.entries) {
+      const key = encodePolicyKey(e.key);
+      wanted.set(key.toString('hex'), { key, value: encodePolicyValue(e.value), prefix: e.key.portPrefixBits, peer: e.key.peerIdentity });
+    }
+    const added: Array<{ key: Buffer; value: Buffer; prefix: number }> = [];
+    const changed: Array<{ key: Buffer; value: Buffer }> = [];
+    const deleted: Array<{ key: Buffer; prefix: number }> = [];
+    let touchesAnyPeer = false;
+    for (const [hex, w] of wanted) {
+      const have = current.entries.get(hex);
+      if (have?.equals(w.value)) continue;
+      if (w.peer === 0) touchesAnyPeer = true;
+      if (have) changed.push(w);
+      else added.push(w);
+    }
+    for (const hex of current.entries.keys()) {
+      if (wanted.has(hex)) continue;
+      const key = Buffer.from(hex, 'hex');
+      const k = decodePolicyKey(key);
+      if (k.peerIdentity === 0) touchesAnyPeer = true;
+      deleted.push({ key, prefix: k.portPrefixBits });
+    }
+    const total = added.length + changed.length + deleted.length;
+    if (total === 0) {
+      this.#syncEnforcementFlags(endpointId, content);
+      return { mode: 'unchanged', added: 0, changed: 0, deleted: 0 };
+    }
+    if (touchesAnyPeer) return swap('any-peer-or-default-changed', added.length, changed.length, deleted.length);
+    if (total > MAX_IN_PLACE_CHANGES) return swap('too-many-changes', added.length, changed.length, deleted.length);
+    if (current.entries.size + added.length > current.maxEntries) return swap('capacity', added.length, changed.length, deleted.length);
+
     let inner: BpfMap;
     try {
-      inner = BpfMap.create({
-        type: 'lpm_trie',
-        keySize: STRUCT_LAYOUTS.policy_key.size,
-        valueSize: STRUCT_LAYOUTS.policy_value.size,
-        maxEntries: Math.max(1, content.entries.length),
-        flags: BPF_F_NO_PREALLOC,
-        name: `meshd_pol_${endpointId}`.slice(0, 15),
-      });
-    } catch (err) {
-      throw mapUpdateError(err);
+      inner = BpfMap.openById(current.mapId);
+    } catch {
+      // The trie went away between the check and now (another writer swapped): start afresh.
+      this.#tries.delete(endpointId);
+      return swap('no-trie', content.entries.length);
     }
     try {
-      if (content.entries.length > 0) {
-        inner.updateBatch(
-          content.entries.map((e) => encodePolicyKey(e.key)),
-          content.entries.map((e) => encodePolicyValue(e.value)),
-        );
-      }
-      this.#maps.policy.setInner(encodeU32Key(endpointId), inner);
+      added.sort((a, b) => b.prefix - a.prefix);
+      deleted.sort((a, b) => a.prefix - b.prefix);
+      for (const a of added) inner.update(a.key, a.value);
+      for (const c of changed) inner.update(c.key, c.value);
+      for (const d of deleted) inner.delete(d.key);
     } catch (err) {
-      throw mapUpdateError(err);
+      this.#tries.delete(endpointId);
+      throw new DatapathError('MESHD_ERR_DATAPATH_MAP_UPDATE', `policy of endpoint ${endpointId} (in place): ${(err as Error).message}`, { cause: err });
     } finally {
       inner.close();
     }
-    // Keep the endpoint's fallback flags in step (they rule only while no trie is installed).
-    const cgroupId = this.#endpoints.get(endpointId);
-    const key = cgroupId === undefined ? undefined : encodeEndpointKey(cgroupId);
-    const raw = key && this.#maps.endpoints.lookup(key);
-    if (key && raw) {
-      const info = decodeEndpointInfo(raw);
-      info.flags =
-        (info.flags & ENDPOINT_FLAGS.audit) | (content.ingressEnforced ? ENDPOINT_FLAGS.ingressEnforced : 0) | (content.egressEnforced ? ENDPOINT_FLAGS.egressEnforced : 0);
-      this.#update(this.#maps.endpoints, key, encodeEndpointInfo(info));
+    for (const a of added) current.entries.set(a.key.toString('hex'), a.value);
+    for (const c of changed) current.entries.set(c.key.toString('hex'), c.value);
+    for (const d of deleted) current.entries.delete(d.key.toString('hex'));
+    this.#syncEnforcementFlags(endpointId, content);
+    return { mode: 'in-place', added: added.length, changed: changed.length, deleted: deleted.length };
+  }
+
+  /** The live entries of the endpoint's policy trie (sentinels included), read from the kernel;
+   *  undefined when the endpoint has no trie (its flags decide). */
+  readPolicy(endpointId: number): PolicyMapEntry[] | undefined {
+    this.#assertOpen();
+    const raw = this.#maps.policy.lookup(encodeU32Key(endpointId));
+    if (!raw) return undefined;
+    let inner: BpfMap;
+    try {
+      inner = BpfMap.openById(raw.readUInt32LE(0));
+    } catch {
+      return undefined; // swapped out and freed between the two calls
+    }
+    try {
+      return inner.entries().map(([k, v]) => ({ key: decodePolicyKey(k), value: decodePolicyValue(v) }));
+    } finally {
+      inner.close();
     }
   }
 
   /** Removes the endpoint's policy trie: its endpoint flags decide again. */
   removePolicy(endpointId: number): boolean {
     this.#assertOpen();
+    this.#tries.delete(endpointId);
     return this.#maps.policy.delete(encodeU32Key(endpointId));
   }
 
@@ -333,6 +502,77 @@ export class Datapath {
     } catch (err) {
       throw new DatapathError('MESHD_ERR_DATAPATH_MAP_UPDATE', `${map.name}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** A new inner trie holding `content`, with room to grow in place. */
+  #buildTrie(endpointId: number, content: PolicyMapContent): { inner: BpfMap; trie: InstalledTrie } {
+    const mapUpdateError = (err: unknown) =>
+      new DatapathError('MESHD_ERR_DATAPATH_MAP_UPDATE', `policy of endpoint ${endpointId}: ${(err as Error).message}`, { cause: err });
+    let inner: BpfMap;
+    try {
+      inner = BpfMap.create({
+        type: 'lpm_trie',
+        keySize: STRUCT_LAYOUTS.policy_key.size,
+        valueSize: STRUCT_LAYOUTS.policy_value.size,
+        maxEntries: Math.max(MIN_TRIE_CAPACITY, 2 * content.entries.length),
+        flags: BPF_F_NO_PREALLOC,
+        name: `meshd_pol_${endpointId}`.slice(0, 15),
+      });
+    } catch (err) {
+      throw mapUpdateError(err);
+    }
+    const entries = new Map<string, Buffer>();
+    try {
+      const keys = content.entries.map((e) => encodePolicyKey(e.key));
+      const values = content.entries.map((e) => encodePolicyValue(e.value));
+      if (keys.length > 0) inner.updateBatch(keys, values);
+      keys.forEach((k, i) => entries.set(k.toString('hex'), values[i]!));
+    } catch (err) {
+      inner.close();
+      throw mapUpdateError(err);
+    }
+    return { inner, trie: { mapId: inner.id, maxEntries: inner.maxEntries, entries } };
+  }
+
+  /** What the endpoint's installed trie holds: from memory while the outer map still names the
+   *  trie we wrote, else read from the kernel (after a restart, or another writer's swap). */
+  #installedTrie(endpointId: number): InstalledTrie | undefined {
+    const raw = this.#maps.policy.lookup(encodeU32Key(endpointId));
+    if (!raw) {
+      this.#tries.delete(endpointId);
+      return undefined;
+    }
+    const mapId = raw.readUInt32LE(0);
+    const known = this.#tries.get(endpointId);
+    if (known?.mapId === mapId) return known;
+    let inner: BpfMap;
+    try {
+      inner = BpfMap.openById(mapId);
+    } catch {
+      return undefined;
+    }
+    try {
+      const trie: InstalledTrie = { mapId, maxEntries: inner.maxEntries, entries: new Map(inner.entries().map(([k, v]) => [k.toString('hex'), v])) };
+      this.#tries.set(endpointId, trie);
+      return trie;
+    } finally {
+      inner.close();
+    }
+  }
+
+  /** The endpoint's fallback flags follow the policy (they rule only while no trie is
+   *  installed); written only when they differ. */
+  #syncEnforcementFlags(endpointId: number, content: PolicyMapContent): void {
+    const cgroupId = this.#endpoints.get(endpointId);
+    const key = cgroupId === undefined ? undefined : encodeEndpointKey(cgroupId);
+    const raw = key && this.#maps.endpoints.lookup(key);
+    if (!key || !raw) return;
+    const info = decodeEndpointInfo(raw);
+    const flags =
+      (info.flags & ENDPOINT_FLAGS.audit) | (content.ingressEnforced ? ENDPOINT_FLAGS.ingressEnforced : 0) | (content.egressEnforced ? ENDPOINT_FLAGS.egressEnforced : 0);
+    if (flags === info.flags) return;
+    info.flags = flags;
+    this.#update(this.#maps.endpoints, key, encodeEndpointInfo(info));
   }
 
   #writeConfig(): void {
@@ -448,10 +688,14 @@ export class Datapath {
     rmSync(path, { force: true });
   }
 
-  /** After a restart: every pinned link runs the old (still loaded) program; swap in ours. */
+  /** After a restart: every pinned link runs the old (still loaded) program; swap in ours.
+   *  A link whose cgroup was removed meanwhile is severed (bpf_link_update answers ENOLINK):
+   *  that cgroup's endpoint is stale and its kernel state goes (#removeStaleCgroup); the open
+   *  never fails for it. */
   #reattachPinnedLinks(): void {
     const linksDir = join(this.pinRoot, 'links');
     if (!existsSync(linksDir)) return;
+    const severed = new Set<string>();
     for (const cg of readdirSync(linksDir)) {
       for (const name of readdirSync(join(linksDir, cg))) {
         const path = join(linksDir, cg, name);
@@ -465,11 +709,41 @@ export class Datapath {
             link.detach();
             rmSync(path, { force: true });
           }
+        } catch (err) {
+          // libbpf reports errors as negative errno values.
+          if (!(err instanceof BpfSystemError && Math.abs(err.errno) === ENOLINK)) throw err;
+          severed.add(cg);
         } finally {
           link.close();
         }
       }
     }
+    for (const cg of severed) this.#removeStaleCgroup(cg);
+  }
+
+  /** The cgroup is gone: unpin its links; drop its endpoint entry, addresses and policy trie. */
+  #removeStaleCgroup(cg: string): void {
+    rmSync(join(this.pinRoot, 'links', cg), { recursive: true, force: true });
+    if (!/^\d+$/.test(cg)) return;
+    const cgroupId = BigInt(cg);
+    const key = encodeEndpointKey(cgroupId);
+    const raw = this.#maps.endpoints.lookup(key);
+    if (!raw) {
+      this.#logger?.warn(`datapath: removed the severed links of cgroup ${cg} (the cgroup is gone)`);
+      return;
+    }
+    const info = decodeEndpointInfo(raw);
+    for (const a of addressesOf(info)) this.#deleteAddress(a, info.endpointId);
+    this.#maps.endpoints.delete(key);
+    if (this.#endpoints.get(info.endpointId) === cgroupId) {
+      this.#maps.policy.delete(encodeU32Key(info.endpointId));
+      this.#tries.delete(info.endpointId);
+      this.#endpoints.delete(info.endpointId);
+    }
+    this.staleEndpoints.push(info.endpointId);
+    this.#logger?.warn(
+      `datapath: endpoint ${info.endpointId} is stale (its cgroup ${cg} was removed while no agent ran): its links, endpoint entry, addresses and policy trie were removed`,
+    );
   }
 
   #attachProxy(): void {

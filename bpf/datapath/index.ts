@@ -1,7 +1,7 @@
 // The kernel datapath as the agent sees it: the Datapath class, the policy translation, the
 // events, and the numbers shared with bpf/lib/*.h.
 export { Datapath } from './datapath.js';
-export type { DatapathOptions, EndpointAttachment, OriginalDestination, SocketAddress } from './datapath.js';
+export type { DatapathOptions, EndpointAttachment, OriginalDestination, PolicyUpdateResult, SocketAddress } from './datapath.js';
 export type { IpcacheTable } from './ipcache-table.js';
 export { PinnedDatapathView } from './pinned-view.js';
 export type { PinnedDatapathViewOptions, IpcacheReader } from './pinned-view.js';

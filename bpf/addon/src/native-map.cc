@@ -50,6 +50,7 @@ Napi::Function NativeMap::Define(Napi::Env env) {
                      {
                          StaticMethod<&NativeMap::OpenPinned>("openPinned"),
                          StaticMethod<&NativeMap::Create>("create"),
+                         StaticMethod<&NativeMap::OpenById>("openById"),
                          InstanceAccessor<&NativeMap::Fd>("fd"),
                          InstanceMethod<&NativeMap::Info>("info"),
                          InstanceMethod<&NativeMap::Lookup>("lookup"),
@@ -85,6 +86,15 @@ Napi::Value NativeMap::OpenPinned(const Napi::CallbackInfo& info) {
   UniqueFd fd(bpf_obj_get(path.c_str()));
   if (!fd.Valid()) ThrowErrno(env, errno, "bpf_obj_get", {}, path);
   return NewInstance(env, DescribeMapFd(env, std::move(fd), {}, path));
+}
+
+// openById(id): bpf_map_get_fd_by_id, e.g. for the inner map a map of maps names by id.
+Napi::Value NativeMap::OpenById(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = Uint32Arg(info, 0, "id");
+  UniqueFd fd(bpf_map_get_fd_by_id(id));
+  if (!fd.Valid()) ThrowErrno(env, errno, "bpf_map_get_fd_by_id", "map id " + std::to_string(id));
+  return NewInstance(env, DescribeMapFd(env, std::move(fd), {}, {}));
 }
 
 // create({ type, keySize, valueSize, maxEntries, flags, name, innerMapFd })

@@ -37,6 +37,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
 
   static Napi::Value OpenPinned(const Napi::CallbackInfo& info);
   static Napi::Value Create(const Napi::CallbackInfo& info);
+  static Napi::Value OpenById(const Napi::CallbackInfo& info);
 
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
