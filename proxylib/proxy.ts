@@ -31,6 +31,13 @@ export interface BuiltinProxyOptions {
   logger?: ProxyLogger | undefined;
   /** How long draining connections may finish on listener removal and close() (default 5000 ms). */
   drainTimeoutMs?: number | undefined;
+  /**
+   * Port handover (default false): listeners bind their fixed ports shareably (TCP SO_REUSEPORT,
+   * UDP SO_REUSEADDR), so a restarted proxy takes the ports over while this one drains; with
+   * net.ipv4.tcp_migrate_req=1 queued connections move to it. Off: plain binds, EADDRINUSE for a
+   * second process. Only for a proxy the agent runs (any process of the user could share the ports).
+   */
+  portHandover?: boolean | undefined;
   /** Compile functions (default: proxylib/config's). */
   compilers?: ResourceCompilers | undefined;
   /** Reconnect backoff of the xDS client. */
@@ -69,6 +76,7 @@ export interface DataPlaneDeps {
   identityOf: ((ip: string) => number | undefined) | undefined;
   logger: ProxyLogger;
   drainTimeoutMs: number | undefined;
+  portHandover?: boolean | undefined;
   dnsAnswerObserver?: DnsAnswerObserver | undefined;
   dnsResponseMaxDelayMs?: number | undefined;
 }
@@ -94,6 +102,7 @@ function startDefaultDataPlane(view: ConfigView, deps: DataPlaneDeps): DataPlane
     http2,
     logger: deps.logger,
     drainTimeoutMs: deps.drainTimeoutMs,
+    portHandover: deps.portHandover,
     dnsAnswerObserver: deps.dnsAnswerObserver,
     dnsResponseMaxDelayMs: deps.dnsResponseMaxDelayMs,
   });
@@ -174,6 +183,7 @@ export class BuiltinProxy {
       identityOf: this.opts.identityOf,
       logger: this.logger,
       drainTimeoutMs: this.opts.drainTimeoutMs,
+      portHandover: this.opts.portHandover,
       dnsAnswerObserver: this.opts.dnsAnswerObserver,
       dnsResponseMaxDelayMs: this.opts.dnsResponseMaxDelayMs,
     });

@@ -104,11 +104,11 @@ export const COMMANDS: CommandGroup = {
             {
               kind: 'command',
               name: 'list',
-              summary: 'show name -> IPs -> remaining TTL -> selectors, from the state directory',
+              summary: 'show name -> IPs -> remaining TTL -> selectors, from the running agent or the state directory',
               details: [
-                'Reads fqdn-cache.json, which the agent saves after every answer it learns from, so it',
-                'works with or without a running agent. One line per name and IP: the seconds left of the',
-                "IP's TTL for that name, the local identity the ipcache maps it to and the toFQDNs",
+                'Asks the running agent; without one, reads fqdn-cache.json, which the agent saves after',
+                'every answer it learns from, so it works with or without a running agent. One line per',
+                "name and IP: the seconds left of the IP's TTL for that name, the local identity the ipcache maps it to and the toFQDNs",
                 "selectors that select it ('-' when none: the IP is known but not allowed). Expired IPs",
                 'still kept for an active flow are listed with TTL `expired`.',
                 'Exit status: 0 when the cache was read, 1 when it is missing or corrupt.',
@@ -186,11 +186,18 @@ export const COMMANDS: CommandGroup = {
         { name: 'pin-root', value: 'PATH', description: 'bpffs directory of the datapath (default /sys/fs/bpf/meshd)' },
         { name: 'ready-timeout', value: 'SECONDS', description: 'how long to wait for the first configuration (default 30)' },
         { name: 'drain-timeout', value: 'SECONDS', description: 'how long in-flight requests may finish on stop (default 5)' },
+        {
+          name: 'port-handover',
+          description:
+            'a restarted proxy takes the ports over while this one drains (binds with SO_REUSEPORT / SO_REUSEADDR; the agent passes it; without it a second proxy on a port fails with EADDRINUSE)',
+        },
         { name: 'verbose', description: 'also print debug log lines on stderr' },
+        { name: 'agent-socket', value: 'PATH', description: "the agent's API socket: learn DNS answers through it and send it flow records" },
+        { name: 'dns-response-max-delay', value: 'MS', description: 'longest an allowed DNS answer is held until the agent has allowed its IPs (default 100)' },
       ],
       examples: [
         'meshd proxy --xds 127.0.0.1:18000 --node-id edge-1 --admin 127.0.0.1:9901',
-        'meshd proxy --xds unix:/run/meshd/xds.sock --node-id node-a --transparent',
+        'meshd proxy --xds unix:/run/meshd/xds.sock --node-id node-a --transparent --port-handover',
       ],
       load: () => import('./commands/proxy.js'),
     },

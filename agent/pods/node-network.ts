@@ -3,7 +3,7 @@
 // Shared by every process on the node (tests run in parallel), so each step is idempotent and
 // nothing here is removed while any pod exists.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLUSTER_CIDR4,
@@ -94,7 +94,28 @@ export async function setupNode(opts: { prefix?: string } = {}): Promise<NodeNet
     mkdirSync(node.proxyCgroup, { recursive: true });
     preparedPrefixes.add(prefix);
   }
+  enableTcpMigrateReq();
   return node;
+}
+
+/** The host sysctl that moves connections queued on a closing listener to another listener of
+ *  the same SO_REUSEPORT group. */
+export const TCP_MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+
+/**
+ * net.ipv4.tcp_migrate_req=1 in the node's (host) network namespace: when the proxy restarts with
+ * port handover, the connections the old proxy's listeners had queued (or half-open) move to the
+ * new proxy's listeners instead of being reset or left hanging (docs/pods.md). Idempotent; a
+ * kernel before 5.14 has no such sysctl, and then a restart may cost a queued connection.
+ */
+function enableTcpMigrateReq(): void {
+  let current: string;
+  try {
+    current = readFileSync(TCP_MIGRATE_REQ, 'utf8').trim();
+  } catch {
+    return; // kernel before 5.14
+  }
+  if (current !== '1') writeFileSync(TCP_MIGRATE_REQ, '1');
 }
 
 /** Forgets that `prefix` was prepared (its cgroup tree was removed). */

@@ -153,7 +153,9 @@ export class ProxySupervisor {
       const bootstrap = writeEnvoyBootstrap(o.stateDir, o.xdsSocket, o.envoyAdmin ?? '127.0.0.1:0');
       return [envoy, '-c', bootstrap, '--service-node', o.nodeId, '--service-cluster', 'meshd', '--log-level', 'info', '--base-id', String(baseIdOf(o.stateDir))];
     }
-    const args = [process.execPath, join(REPO_ROOT, 'bin/meshd.js'), 'proxy', '--xds', `unix:${o.xdsSocket}`, '--node-id', o.nodeId, '--transparent', '--pin-root', o.pinRoot];
+    // --port-handover: a proxy started to replace a dead or old one binds the same ports while the
+    // other still drains (SO_REUSEPORT / SO_REUSEADDR), so pods see no refused connection or query.
+    const args = [process.execPath, join(REPO_ROOT, 'bin/meshd.js'), 'proxy', '--xds', `unix:${o.xdsSocket}`, '--node-id', o.nodeId, '--transparent', '--port-handover', '--pin-root', o.pinRoot];
     if (o.agentSocket !== undefined) args.push('--agent-socket', o.agentSocket);
     return [...args, ...(o.extraArgs ?? [])];
   }

@@ -25,6 +25,9 @@ import type { UdpFilterEnvironment } from './udp-types.js';
 
 /** Envoy's --drain-time-s is 600 s for the whole server; per-listener drains here default to 5 s. */
 const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+/** How long a draining connection that has sent nothing yet may still deliver its first bytes. */
+export const UNREAD_DRAIN_GRACE_MS = 1_000;
+const UNREAD_POLL_MS = 10;
 
 interface BoundAddress {
   key: string;
@@ -56,10 +59,13 @@ export class ListenerManager {
   private readonly failures = new Map<string, BindFailure>();
   /** Connections of listeners that were removed (or re-bound) and are draining. */
   private readonly draining = new Set<ConnectionEntry>();
+  /** Draining connections waiting for their first bytes (startUnreadGrace). */
+  private readonly inUnreadGrace = new WeakSet<ConnectionEntry>();
   private readonly env: SetupEnvironment;
   private readonly clock: CoarseClock;
   private readonly logger: ProxyLogger | undefined;
   private readonly drainTimeoutMs: number;
+  private readonly portHandover: boolean;
   private readonly unsubscribe: () => void;
   /** Bind / unbind work runs one step at a time, in change order. */
   private queue: Promise<void> = Promise.resolve();
@@ -84,6 +90,10 @@ export class ListenerManager {
     const dns = createDnsRuntime(deps);
     this.dns = dns;
     this.drainTimeoutMs = deps.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.portHandover = deps.portHandover === true;
+    if (this.portHandover && !reusePortAvailable()) {
+      this.logger?.warn({}, 'port handover requested but the native SO_REUSEPORT helper is not built: TCP listeners bind plainly');
+    }
     this.env = {
       view,
       clusters: deps.clusters,
@@ -255,7 +265,13 @@ export class ListenerManager {
       if (listener.udp.has(key)) continue;
       const failureKey = `${listener.name}|udp|${key}`;
       try {
-        const socket = await UdpListenerSocket.bind(listener.name, address, { view: this.view, env: this.udpEnv, originalDestination: this.env.originalDestination, logger: this.logger });
+        const socket = await UdpListenerSocket.bind(listener.name, address, {
+          view: this.view,
+          env: this.udpEnv,
+          originalDestination: this.env.originalDestination,
+          logger: this.logger,
+          portHandover: this.portHandover,
+        });
         if (this.closed || this.active.get(listener.name) !== listener) {
           this.closeUdp(socket);
           continue;
@@ -286,12 +302,14 @@ export class ListenerManager {
       server.once('error', onListenError);
       // Envoy binds an IPv6 address IPv6-only unless ipv4_compat is set.
       const ipv6Only = isIPv6(address.address) && address.ipv4Compat !== true;
-      // A fixed port is bound with SO_REUSEPORT when the native helper was built, so a restarted
-      // proxy can listen while this one still drains (docs/dns.md, "Restarting the proxy"); with
-      // net.ipv4.tcp_migrate_req=1 the kernel moves connections queued on a closing listener to
-      // the new one. Two listeners of THIS proxy on one port must still conflict: checked by key.
+      // With port handover on, a fixed port is bound with SO_REUSEPORT (when the native helper was
+      // built), so a restarted proxy can listen while this one still drains (docs/dns.md,
+      // "Restarting the proxy"); with net.ipv4.tcp_migrate_req=1 the kernel moves connections
+      // queued on a closing listener to the new one. Off (the default), a plain bind: a second
+      // process on the port gets EADDRINUSE. Two listeners of THIS proxy on one port must
+      // conflict either way: checked by key.
       let listenOptions: { fd: number } | { host: string; port: number; ipv6Only: boolean } = { host: address.address, port: address.port, ipv6Only };
-      if (address.port !== 0 && reusePortAvailable()) {
+      if (this.portHandover && address.port !== 0 && reusePortAvailable()) {
         // A server still being bound, or listening, holds the address; `listening` turns false as
         // soon as the server is closed (its connections may still drain).
         const holder = this.reusePortServers.get(addressKey(address));
@@ -368,11 +386,49 @@ export class ListenerManager {
   }
 
   private drainEntry(entry: ConnectionEntry): void {
+    if (entry.draining || this.inUnreadGrace.has(entry)) return;
+    if (entry.raw.bytesRead === 0 && !entry.raw.destroyed) {
+      this.startUnreadGrace(entry);
+      return;
+    }
+    this.finishDrain(entry);
+  }
+
+  /**
+   * A connection accepted but not read yet (its client's first bytes, e.g. a TCP DNS query, may be
+   * on the way: during a port handover the kernel gave it to this listener just before it closed)
+   * is not closed at once: it gets up to UNREAD_DRAIN_GRACE_MS (at most the drain timeout) for its
+   * first bytes to be read, and then drains as any other (a request in flight is finished). A
+   * client that sends nothing in that time is closed as before. Polled (bytesRead), because
+   * listening for 'data' or 'readable' here would change how the handler reads the socket.
+   */
+  private startUnreadGrace(entry: ConnectionEntry): void {
+    this.inUnreadGrace.add(entry);
+    this.draining.add(entry);
+    const deadline = Date.now() + Math.min(this.drainTimeoutMs, UNREAD_DRAIN_GRACE_MS);
+    const check = (): void => {
+      if (entry.raw.destroyed) {
+        this.inUnreadGrace.delete(entry);
+        return;
+      }
+      // Read, and past the listener phase (a handler took the bytes): it drains from here.
+      if ((entry.raw.bytesRead === 0 || entry.phase === 'setup') && Date.now() < deadline) {
+        setTimeout(check, UNREAD_POLL_MS).unref();
+        return;
+      }
+      this.inUnreadGrace.delete(entry);
+      this.finishDrain(entry);
+    };
+    setTimeout(check, UNREAD_POLL_MS).unref();
+  }
+
+  private finishDrain(entry: ConnectionEntry): void {
     if (entry.draining) return;
     entry.draining = true;
     if (entry.phase === 'setup') {
       // Still in the listener phase (awaiting a ClientHello, a handshake or the first request bytes):
       // no request has started, so there is nothing to finish.
+      this.draining.delete(entry);
       entry.socket.destroy();
       entry.raw.destroy();
       return;

@@ -169,6 +169,13 @@ export interface ListenerManagerDeps {
   logger?: ProxyLogger | undefined;
   /** How long a draining connection may live before it is destroyed (default 5000 ms). */
   drainTimeoutMs?: number | undefined;
+  /**
+   * Port handover (default off): fixed-port TCP listeners bind with SO_REUSEPORT and UDP listeners
+   * with SO_REUSEADDR, so a restarted proxy can bind the same ports while this one drains
+   * (docs/dns.md, "Restarting the proxy"). Off: plain binds, and a second process on a port gets
+   * EADDRINUSE. On, ANY process of the same user may share the ports: only for the agent's proxy.
+   */
+  portHandover?: boolean | undefined;
   /** Shared coarse clock (default: the process-wide one). */
   clock?: CoarseClock | undefined;
   /** Time allowed for the listener phase (ClientHello peek, h2 preface sniff, TLS handshake); default 10 000 ms. */

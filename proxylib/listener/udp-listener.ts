@@ -53,6 +53,9 @@ export interface UdpListenerDeps {
   env: UdpFilterEnvironment;
   originalDestination: OriginalDestinationResolver | undefined;
   logger: ProxyLogger | undefined;
+  /** SO_REUSEADDR, so a restarted proxy can bind the port while this one drains (default off:
+   *  a second bind fails with EADDRINUSE). */
+  portHandover?: boolean | undefined;
 }
 
 /**
@@ -85,8 +88,9 @@ export class UdpListenerSocket {
   ) {
     const ipv6 = isIPv6(configured.address);
     // Envoy binds an IPv6 address IPv6-only unless ipv4_compat is set.
-    // reuseAddr: a restarted proxy binds the same address and port while this one drains (above).
-    this.socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 && configured.ipv4Compat !== true, reuseAddr: true });
+    // reuseAddr (port handover only): a restarted proxy binds the same address and port while
+    // this one drains (above).
+    this.socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 && configured.ipv4Compat !== true, reuseAddr: deps.portHandover === true });
     this.bound = { address: configured.address, port: configured.port };
   }
 

@@ -1,13 +1,16 @@
-// The listeners' handover without pods or BPF: a second built-in proxy binds a running one's DNS
+// The listeners' handover without pods or BPF: with port handover on (BuiltinProxy option
+// portHandover, `meshd proxy --port-handover`), a second built-in proxy binds a running one's DNS
 // listener address and port (UDP: SO_REUSEADDR; TCP: SO_REUSEPORT through bpf/addon's
 // meshd_reuseport), the first one closes, and clients that keep querying all along get their
-// answers; two listeners of ONE proxy on the same port are still a bind failure. dnsmasq on
-// loopback is the resolver (a STATIC cluster).
+// answers; without it a second proxy's bind fails; two listeners of ONE proxy on the same port are
+// a bind failure either way; a connection accepted but not read yet when the drain starts is still
+// served. dnsmasq on loopback is the resolver (a STATIC cluster).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import dnsPacket from 'dns-packet';
 import { ProxyHarness, envoyMessages } from '../proxy/harness.js';
@@ -73,7 +76,7 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
       const dnsmasq = await startDnsmasq(h.cleanup, ['--host-record=api.allowed.test,10.1.2.3']);
       const port = await freeDnsPort();
       h.setSnapshot(envoyMessages({ listeners: [udpDnsListenerJson('dns-udp', [dnsPolicyJson()], '127.0.0.1', port)], clusters: [resolverCluster(dnsmasq.port)] }));
-      const first = await h.startProxy();
+      const first = await h.startProxy({ portHandover: true });
       const failures: string[] = [];
       let sent = 0;
       let running = true;
@@ -86,7 +89,7 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
         }
       });
       await sleep(300);
-      const second = await h.startProxy();
+      const second = await h.startProxy({ portHandover: true });
       await sleep(200);
       const firstCount = first.stats()['dns.queries'] ?? 0;
       await first.close();
@@ -115,7 +118,7 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
       const dnsmasq = await startDnsmasq(h.cleanup, ['--host-record=api.allowed.test,10.1.2.3']);
       const port = await freeDnsPort();
       h.setSnapshot(envoyMessages({ listeners: [tcpDnsListenerJson('dns-tcp', dnsPolicyJson(), '127.0.0.1', port)], clusters: [resolverCluster(dnsmasq.port)] }));
-      const first = await h.startProxy();
+      const first = await h.startProxy({ portHandover: true });
       const failures: string[] = [];
       let sent = 0;
       let running = true;
@@ -127,16 +130,17 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
         }
       });
       await sleep(300);
-      const second = await h.startProxy();
+      const second = await h.startProxy({ portHandover: true });
       assert.deepEqual(second.listeners().map((l) => l.bound.port), [port], 'the second proxy listens on the same port');
       await sleep(200);
       await first.close();
       await sleep(300);
       running = false;
       await Promise.all(clients);
-      // Every connection reached a proxy. What is left: the old proxy's drain closes a connection
-      // it accepted but had not read yet (the listener phase) without an answer — a retry for the
-      // client; a listener-manager drain that read such connections first would remove it.
+      // Every connection reached a proxy. A connection the old proxy accepted but had not read yet
+      // when its drain started gets the listener manager's grace (UNREAD_DRAIN_GRACE_MS) to send
+      // its query and is answered; one whose client stayed silent past the grace would still be
+      // closed without an answer (a retry for the client), which the bound below tolerates.
       const closedByDrain = failures.filter((f) => f.endsWith('closed without answer'));
       assert.deepEqual(failures.filter((f) => !f.endsWith('closed without answer')), []);
       t.diagnostic(`${sent} queries over TCP, ${closedByDrain.length} closed by the old proxy's drain before being read`);
@@ -148,6 +152,97 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
       } finally {
         writeFileSync(MIGRATE, migrateBefore);
       }
+    }
+  });
+
+  test('without port handover a second proxy cannot bind the ports of a running one (UDP and TCP: EADDRINUSE)', T, async () => {
+    await requireTools();
+    const h = await ProxyHarness.start({ nodeId: 'no-handover' });
+    try {
+      const dnsmasq = await startDnsmasq(h.cleanup, ['--host-record=api.allowed.test,10.1.2.3']);
+      const port = await freeDnsPort();
+      h.setSnapshot(
+        envoyMessages({
+          listeners: [udpDnsListenerJson('dns-udp', [dnsPolicyJson()], '127.0.0.1', port), tcpDnsListenerJson('dns-tcp', dnsPolicyJson(), '127.0.0.1', port)],
+          clusters: [resolverCluster(dnsmasq.port)],
+        }),
+      );
+      const first = await h.startProxy();
+      assert.equal(first.listeners().filter((l) => l.bound.port === port).length, 2, 'the first proxy holds both');
+      const second = await h.startProxy();
+      assert.deepEqual(second.listeners(), [], 'the second proxy binds neither');
+      assert.equal(second.stats()['listeners.bound'], 0);
+      assert.equal(await query(port, 7), 'ok', 'the first proxy still answers over UDP');
+      assert.equal(await queryTcp(port, 8), 'ok', 'and over TCP');
+      await second.close();
+      // With the option on both sides, the same second bind succeeds (the handover tests above).
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a TCP connection accepted but not read yet when the drain starts is still answered (drain grace)', T, async () => {
+    await requireTools();
+    const h = await ProxyHarness.start({ nodeId: 'drain-grace' });
+    try {
+      const dnsmasq = await startDnsmasq(h.cleanup, ['--host-record=api.allowed.test,10.1.2.3']);
+      const port = await freeDnsPort();
+      h.setSnapshot(envoyMessages({ listeners: [tcpDnsListenerJson('dns-tcp', dnsPolicyJson(), '127.0.0.1', port)], clusters: [resolverCluster(dnsmasq.port)] }));
+      const proxy = await h.startProxy();
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', () => resolve());
+        s.once('error', reject);
+      });
+      await sleep(100); // accepted by the proxy, nothing sent
+      const closing = proxy.close();
+      await sleep(200); // the drain has started; the query arrives now
+      const answered = new Promise<string>((resolve) => {
+        let buf = Buffer.alloc(0);
+        const timer = setTimeout(() => resolve('timeout'), 3000);
+        s.on('data', (d: Buffer) => {
+          buf = Buffer.concat([buf, d]);
+          if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+            clearTimeout(timer);
+            resolve((buf[5]! & 0x0f) === 0 && buf.readUInt16BE(2) === 4242 ? 'ok' : `rcode ${buf[5]! & 0x0f}`);
+          }
+        });
+        s.once('close', () => {
+          clearTimeout(timer);
+          resolve('closed without answer');
+        });
+      });
+      s.write(dnsPacket.streamEncode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'api.allowed.test' }] }));
+      assert.equal(await answered, 'ok');
+      s.destroy();
+
+      // A client that never sends is still closed, after the grace.
+      const t0 = Date.now();
+      await closing;
+      assert.ok(Date.now() - t0 < 4000, `close took ${Date.now() - t0} ms`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('during the drain, a connection that sends nothing is closed after the grace', T, async () => {
+    const h = await ProxyHarness.start({ nodeId: 'drain-grace-silent' });
+    try {
+      const port = await freeDnsPort();
+      h.setSnapshot(envoyMessages({ listeners: [tcpDnsListenerJson('dns-tcp', dnsPolicyJson(), '127.0.0.1', port)], clusters: [resolverCluster(9)] }));
+      const proxy = await h.startProxy();
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      await once(s, 'connect');
+      await sleep(100);
+      const t0 = Date.now();
+      const closed = once(s, 'close').then(() => Date.now() - t0);
+      await proxy.close();
+      const ms = await closed;
+      assert.ok(ms >= 500 && ms < 2500, `closed ${ms} ms after the drain started (grace ${1000} ms)`);
+    } finally {
+      await h.close();
     }
   });
 

@@ -236,6 +236,8 @@ export async function withPodResolver(fn: (w: PodResolverWorld) => Promise<void>
         };
         const startProxy = (observer: DnsAnswerObserver): Promise<BuiltinProxy> =>
           h.startProxy({
+            // The restart tests start a second proxy on the same ports before closing the first.
+            portHandover: true,
             originalDestination: (tuple) => {
               const o = dp.originalDestination(tuple);
               return o ? { address: o.address, port: o.port } : undefined;

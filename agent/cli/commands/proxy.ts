@@ -5,6 +5,7 @@
 // or SIGTERM, then drains. Logs go to stderr.
 import { BuiltinProxy, ProxyError, splitHostPort, type BuiltinProxyOptions } from '../../../proxylib/index.js';
 import { DEFAULT_PIN_ROOT, PinnedDatapathView } from '../../../bpf/index.js';
+import { FlowPusher, RemoteDnsAnswerObserver } from '../../proxy-link/index.js';
 import type { CommandContext } from '../command-spec.js';
 import type { CliIo } from '../cli-io.js';
 import { UsageError } from '../errors.js';
@@ -22,7 +23,13 @@ export interface ProxyCommandOptions {
   pinRoot: string;
   readyTimeoutMs: number;
   drainTimeoutMs: number;
+  /** Bind the listener ports shareably, so a restarted proxy takes them over while this one drains. */
+  portHandover: boolean;
   isVerbose: boolean;
+  /** The agent's API socket: DNS answers are learned through it and flow records sent to it. */
+  agentSocket: string | undefined;
+  /** Longest an allowed DNS answer is held for the learning side; undefined = the proxy's default. */
+  dnsResponseMaxDelayMs: number | undefined;
 }
 
 export function parseProxyOptions(args: ParsedArgs): ProxyCommandOptions {
@@ -34,6 +41,15 @@ export function parseProxyOptions(args: ParsedArgs): ProxyCommandOptions {
   }
   const nodeId = getString(args, 'node-id');
   if (nodeId === undefined || nodeId === '') throw new UsageError('missing option --node-id ID', 'the id the xDS server knows this proxy by (meshd xds serve --node, or the agent\'s node name)');
+  const agentSocket = getString(args, 'agent-socket');
+  if (agentSocket !== undefined && !agentSocket.startsWith('/')) {
+    throw new UsageError(`--agent-socket must be an absolute path (got '${agentSocket}')`, 'e.g. --agent-socket /var/lib/meshd/meshd.sock');
+  }
+  const maxDelay = getString(args, 'dns-response-max-delay');
+  const dnsResponseMaxDelayMs = maxDelay === undefined ? undefined : Number(maxDelay);
+  if (dnsResponseMaxDelayMs !== undefined && (!Number.isInteger(dnsResponseMaxDelayMs) || dnsResponseMaxDelayMs < 0)) {
+    throw new UsageError(`--dns-response-max-delay must be a whole number of milliseconds >= 0 (got '${maxDelay}')`, 'e.g. --dns-response-max-delay 100');
+  }
   const admin = getString(args, 'admin');
   if (admin !== undefined && !splitHostPort(admin)) throw new UsageError(`--admin must be HOST:PORT (got '${admin}')`, 'e.g. --admin 127.0.0.1:9901');
   return {
@@ -45,7 +61,10 @@ export function parseProxyOptions(args: ParsedArgs): ProxyCommandOptions {
     pinRoot: getString(args, 'pin-root') ?? DEFAULT_PIN_ROOT,
     readyTimeoutMs: seconds(args, 'ready-timeout', DEFAULT_READY_TIMEOUT_S) * 1000,
     drainTimeoutMs: seconds(args, 'drain-timeout', 5) * 1000,
+    portHandover: hasFlag(args, 'port-handover'),
     isVerbose: hasFlag(args, 'verbose'),
+    agentSocket,
+    dnsResponseMaxDelayMs,
   };
 }
 
@@ -109,6 +128,15 @@ export function openTransparentResolvers(pinRoot: string): TransparentResolvers 
 export async function startProxyCommand(opts: ProxyCommandOptions, io: CliIo, stop?: Promise<unknown>): Promise<{ proxy: BuiltinProxy; close(): Promise<void> } | undefined> {
   const logger = createStderrLogger(io, opts.isVerbose);
   const transparent = opts.transparent ? openTransparentResolvers(opts.pinRoot) : undefined;
+  // With the agent's socket: allowed DNS answers are held until the agent has learned their IPs
+  // (released at once and replayed later while it is away), and flow records are pushed to it.
+  const link = opts.agentSocket
+    ? { dns: new RemoteDnsAnswerObserver({ socketPath: opts.agentSocket, logger }), flows: new FlowPusher({ socketPath: opts.agentSocket, logger }) }
+    : undefined;
+  const closeLink = async (): Promise<void> => {
+    await link?.flows.close();
+    link?.dns.close();
+  };
   let proxy: BuiltinProxy;
   try {
     proxy = await BuiltinProxy.start({
@@ -118,16 +146,22 @@ export async function startProxyCommand(opts: ProxyCommandOptions, io: CliIo, st
       admin: opts.admin,
       logger,
       drainTimeoutMs: opts.drainTimeoutMs,
+      portHandover: opts.portHandover,
+      ...(opts.dnsResponseMaxDelayMs !== undefined ? { dnsResponseMaxDelayMs: opts.dnsResponseMaxDelayMs } : {}),
       ...(transparent ? { identityOf: transparent.identityOf, originalDestination: transparent.originalDestination } : {}),
+      ...(link ? { dnsAnswerObserver: link.dns } : {}),
     });
   } catch (err) {
     transparent?.close();
+    await closeLink();
     throw err;
   }
   // The map fds are released only after the proxy has drained: in-flight connections may still resolve.
   const closeAll = async (): Promise<void> => {
     await proxy.close();
     transparent?.close();
+    // After the drain: the last requests' flow records are sent too.
+    await closeLink();
   };
   try {
     const stopped = await Promise.race([proxy.ready(opts.readyTimeoutMs).then(() => false), ...(stop ? [stop.then(() => true)] : [])]);
