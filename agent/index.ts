@@ -21,3 +21,4 @@ export * from './k8s/index.js';
 // The command table, for checks that the manifests and docs only use flags that exist.
 export { COMMANDS } from './cli/commands.js';
 export type { CommandGroup, CommandNode, CommandSpec, OptionSpec } from './cli/command-spec.js';
+export * from './cluster/index.js';

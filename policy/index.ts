@@ -34,7 +34,7 @@ export {
 export type { KafkaRuleSpec, KafkaRulesMatch, KafkaRequestFacts } from './l7/index.js';
 export { parseCidr, parseIp, prefixContains, ipInPrefix, formatIpAddress } from './cidr/index.js';
 export type { Prefix, ParseCidrResult, ParseIpResult, IpFamily } from './cidr/index.js';
-export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, worldIdentityOf, entitySelectors, cidrIdentityLabels, fqdnIdentityLabels } from './identity/index.js';
+export { IDENTITY_ERROR_CODES, IdentityAllocator, SelectorCache, RESERVED_IDENTITIES, reservedIdentityByName, reservedIdentityById, reservedIdentityByLabels, IDENTITY_RANGES, identityScopeForLabels, worldIdentityOf, entitySelectors, cidrIdentityLabels, fqdnIdentityLabels } from './identity/index.js';
 export type { CachedSelector } from './identity/index.js';
 export { LabelSet, endpointLabels, matchesSelector, selectorKey } from './labels/index.js';
 export { compileFqdnMatcher, fqdnSelectorString } from './fqdn/index.js';

@@ -10,7 +10,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// TODO(lead): from '../../agent/index.js' once it re-exports agent/daemon and agent/api.
 import { Agent, assertTornDown, teardown, type AgentOptions, type AgentInfo } from '../../agent/index.js';
 import { ApiClient } from '../../agent/index.js';
 import { assertKernelReady, testPinRoot } from '../datapath/datapath-harness.js';

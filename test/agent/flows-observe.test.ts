@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, withAgent, type AgentWorld } from './agent-harness.js';
-// TODO(lead): from '../../agent/index.js' once it re-exports agent/flows, agent/proxy-link and agent/api.
 import type { Flow } from '../../agent/index.js';
 
 const T = { timeout: 240_000 };

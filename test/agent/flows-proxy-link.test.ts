@@ -11,7 +11,6 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-// TODO(lead): from '../../agent/index.js' once it re-exports agent/flows, agent/proxy-link and agent/api.
 import { FlowCollector, FlowStore } from '../../agent/index.js';
 import { proxyLinkRoutes } from '../../agent/index.js';
 import { startApiServer, type ApiServer } from '../../agent/index.js';

@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadPolicyText } from '../../policy/index.js';
-// TODO(lead): from '../../agent/index.js' once it re-exports the command table and AGENT_DEFAULTS.
 import { COMMANDS } from '../../agent/index.js';
 import type { CommandGroup, CommandNode, OptionSpec } from '../../agent/index.js';
 import { AGENT_DEFAULTS } from '../../agent/index.js';

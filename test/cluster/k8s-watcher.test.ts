@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Repository, loadPolicyText } from '../../policy/index.js';
-// TODO(lead): from '../../agent/index.js' once it re-exports agent/k8s and agent/policy-store.
 import { PolicyStore, type PolicySource } from '../../agent/index.js';
 import { K8sWatcher, type K8sEndpointSink, type K8sEndpointSpec, type K8sError, type K8sServiceSpec } from '../../agent/index.js';
 import { K8sApiFixture, K8S_FIXTURE_DIR, type FixtureRoute, type WatchSession } from './k8s-api-fixture.js';
