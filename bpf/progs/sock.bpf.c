@@ -322,7 +322,10 @@ static __always_inline int sock_egress(struct bpf_sock_addr *ctx, const int is_v
 		udp_peer_record(ctx, f->family, f->daddr.v6, f->dport);
 	}
 
-	if (event_wanted(pv.verdict, cfg))
+	/* A sampled egress "allowed" is not reported when the destination's ingress then denies or
+	 * redirects the connection: the ingress event below says what happened to it, and an
+	 * allowed record beside it would count a refused connect as a forwarded one. */
+	if (event_wanted(pv.verdict, cfg) && !(pv.verdict == VERDICT_ALLOWED && dst && (by_ingress || ipv.verdict == VERDICT_DENIED)))
 		emit_event(ctx, ep, f, peer, &pv, DIR_EGRESS);
 	/* An allowed ingress is reported by cgroup_skb when the SYN arrives, as is a would-be
 	 * denial the destination audits; only what that hook will not see is reported here: the
