@@ -6,7 +6,7 @@
 //   FUZZ_ITERATIONS  cases per fuzzer (default 3000)
 //   FUZZ_SECONDS     wall-clock budget for both fuzzers together (default 20)
 //   FUZZ_FROM        first case index (default 0); with FUZZ_ITERATIONS=1 replays one case
-//   FUZZ_INPUT_MS    per-input time limit in ms (default 2000)
+//   FUZZ_INPUT_MS    per-input limit in ms of CPU time (default 2000)
 // Each run stops at whichever of FUZZ_ITERATIONS and FUZZ_SECONDS comes first. On failure the
 // seed and a replay command are printed and each failing input is written under os.tmpdir().
 //
@@ -204,7 +204,7 @@ function loadInFreshProcess(index: number, label: string, text: string): Promise
         return resolve(`${head}: the process died (exit code ${code}, signal ${signal}) after ${out ? 'printing' : 'no'} result:\n      ${why}`);
       }
       const r = JSON.parse(out) as { defects: string[]; ms: number[] };
-      const slow = r.ms.map((ms, k) => (ms > PER_INPUT_MS ? `load ${k + 1} took ${ms.toFixed(0)} ms, over ${PER_INPUT_MS} ms` : '')).filter(Boolean);
+      const slow = r.ms.map((ms, k) => (ms > PER_INPUT_MS ? `load ${k + 1} took ${ms.toFixed(0)} ms of CPU time, over ${PER_INPUT_MS} ms` : '')).filter(Boolean);
       const defects = [...r.defects, ...slow];
       resolve(defects.length === 0 ? undefined : `${head}:\n      ${defects.slice(0, 6).map((d) => d.split('\n').slice(0, 4).join('\n      ')).join('\n      ')}`);
     });
