@@ -38,6 +38,17 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fvisibility=hidden"]
+    },
+    # A third module with no libbpf: IP_TRANSPARENT listeners for BPF TPROXY (tc.bpf.c assigns
+    # connections to pod addresses to them; docs/adr/0003). Node 20's net has no such option.
+    {
+      "target_name": "meshd_transparent",
+      "sources": ["src/transparent-socket.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fvisibility=hidden"]
     }
   ]
 }

@@ -51,6 +51,15 @@ export class BpfProgram {
     return new BpfLink(this.#native.attachCgroup(cgroupPath));
   }
 
+  /**
+   * A tcx link (kernel 6.6+, BPF_TCX_INGRESS / BPF_TCX_EGRESS) of this `tc` program on the
+   * network device `ifname` of the CALLER's network namespace (research/bpf.md gotcha 15). No
+   * qdisc is needed; closing the last fd or pin of the link detaches it.
+   */
+  attachTcx(ifname: string, direction: 'ingress' | 'egress'): BpfLink {
+    return new BpfLink(this.#native.attachTcx(ifname, direction === 'ingress'));
+  }
+
   /** bpf_prog_attach(prog, map, BPF_SK_MSG_VERDICT) (or the program's sk_skb type): there is no link for this in libbpf 1.1. */
   attachSockMap(map: BpfMap): void {
     this.#native.attachSockMap(map.fd);

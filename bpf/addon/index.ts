@@ -12,3 +12,4 @@ export { setLibbpfLogger, type BpfLogger } from './libbpf-logger.js';
 export { probeKernel, type KernelFacts } from './probe-kernel.js';
 export { BpfSystemError, BpfAddonError, BPF_ADDON_ERROR_CODES, type BpfAddonErrorCode } from './errors.js';
 export { bindReusePort, reusePortAvailable } from './reuseport-socket.js';
+export { bindTransparent, transparentAvailable } from './transparent-socket.js';

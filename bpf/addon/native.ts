@@ -64,6 +64,7 @@ export interface NativeProgram {
   readonly fd: number;
   info(): NativeProgramInfo;
   attachCgroup(cgroupPath: string): NativeLink;
+  attachTcx(ifname: string, ingress: boolean): NativeLink;
   attachSockMap(mapFd: number): void;
   detachSockMap(mapFd: number): void;
   testRun(dataIn: Buffer | undefined, ctxIn: Buffer | undefined, repeat: number): NativeTestRunResult;

@@ -15,6 +15,8 @@ import {
   POLICY_PREFIX_BASE,
   POLICY_PREFIX_FULL,
   POLICY_SENTINEL_PROTOCOL,
+  TPROXY_MARK,
+  TPROXY_MARK_MASK,
   VERDICT,
   WORLD_IPV4_ID,
   WORLD_IPV6_ID,
@@ -25,7 +27,7 @@ const LIB = fileURLToPath(new URL('../../../bpf/lib/', import.meta.url));
 /** `#define NAME value` of the headers, for plain numbers, hex and `(1U << n)`. */
 function headerDefines(): Map<string, number> {
   const out = new Map<string, number>();
-  for (const file of ['common.h', 'config.h', 'endpoints.h', 'ipcache.h', 'policy.h']) {
+  for (const file of ['common.h', 'config.h', 'endpoints.h', 'ipcache.h', 'policy.h', 'tproxy.h']) {
     for (const m of readFileSync(LIB + file, 'utf8').matchAll(/^#define ([A-Z0-9_]+) (.+?)\s*(?:\/\*.*)?$/gm)) {
       const text = m[2]!.trim();
       const shift = /^\(1U? << (\d+)\)$/.exec(text);
@@ -48,6 +50,9 @@ test('the numbers shared with bpf/lib/*.h have the same values on both sides', (
     HOOK_CONNECT: HOOK.connect,
     HOOK_SENDMSG: HOOK.sendmsg,
     HOOK_SKB_INGRESS: HOOK['skb-ingress'],
+    HOOK_TC_INGRESS: HOOK['tc-ingress'],
+    TPROXY_MARK,
+    TPROXY_MARK_MASK,
     ENDPOINT_F_INGRESS_ENFORCED: ENDPOINT_FLAGS.ingressEnforced,
     ENDPOINT_F_EGRESS_ENFORCED: ENDPOINT_FLAGS.egressEnforced,
     ENDPOINT_F_AUDIT: ENDPOINT_FLAGS.audit,

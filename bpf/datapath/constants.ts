@@ -19,8 +19,8 @@ export type DirectionName = keyof typeof DIRECTION;
 export const VERDICT = { allowed: 0, denied: 1, redirected: 2, audit: 3 } as const;
 export type VerdictName = keyof typeof VERDICT;
 
-/** lib/common.h HOOK_*. */
-export const HOOK = { connect: 1, sendmsg: 2, 'skb-ingress': 3 } as const;
+/** lib/common.h HOOK_*. `tc-ingress`: BPF TPROXY on a node device (clients from other nodes). */
+export const HOOK = { connect: 1, sendmsg: 2, 'skb-ingress': 3, 'tc-ingress': 4 } as const;
 export type HookName = keyof typeof HOOK;
 
 /** lib/endpoints.h ENDPOINT_F_*. */
@@ -77,7 +77,15 @@ export const OBJECTS = {
   },
   sockops: { file: 'sockops.bpf.o', endpointPrograms: ['meshd_sockops'], proxyPrograms: [] as string[] },
   skb: { file: 'skb.bpf.o', endpointPrograms: ['meshd_skb_ingress'], proxyPrograms: [] as string[] },
+  /** BPF TPROXY on the node's devices from other nodes (Datapath.attachIngressDevice). */
+  tc: { file: 'tc.bpf.o', endpointPrograms: [] as string[], proxyPrograms: [] as string[] },
 } as const;
+export const TC_INGRESS_PROGRAM = 'meshd_tc_ingress';
+
+/** lib/tproxy.h: the mark of packets assigned to a proxy socket, and the mask the node's
+ *  policy-routing rule matches it with. */
+export const TPROXY_MARK = 0x200;
+export const TPROXY_MARK_MASK = 0xf00;
 export const SOCKOPS_PROGRAM = 'meshd_sockops';
 export const SK_MSG_PROGRAM = 'meshd_sk_msg';
 /** The object that only carries BTF for the layout check; never loaded. */

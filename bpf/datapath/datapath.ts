@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfLink, BpfMap, BpfSystemError, DEFAULT_PIN_ROOT, type BpfLogger, type BpfProgram } from '../addon/index.js';
 import { cgroupIdOf, ensureBpffs, loadObject, type LoadedObject } from './load.js';
-import { AF_INET, AF_INET6, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM } from './constants.js';
+import { AF_INET, AF_INET6, BPF_F_NO_PREALLOC, CONFIG_FLAGS, ENDPOINT_FLAGS, MAP_NAMES, OBJECTS, SK_MSG_PROGRAM, SOCKOPS_PROGRAM, TC_INGRESS_PROGRAM } from './constants.js';
 import {
   decodeEndpointAddrValue,
   decodeEndpointInfo,
@@ -170,6 +170,7 @@ export class Datapath {
       dp.#writeConfig();
       dp.#loadEndpointIndex();
       dp.#reattachPinnedLinks();
+      dp.#reattachDeviceLinks();
       dp.#attachProxy();
       return dp;
     } catch (err) {
@@ -458,6 +459,65 @@ export class Datapath {
     return this.#events.subscribe(options.maxQueued);
   }
 
+  /**
+   * BPF TPROXY on a device that carries traffic from other nodes (docs/adr/0003, "Ingress L7 for
+   * clients from other nodes"): a tcx ingress link of meshd_tc_ingress on `ifname`, a device of
+   * the CALLER's network namespace, pinned at <pin root>/devices/<ifname>/meshd_tc_ingress so it
+   * survives the agent (a restart swaps the new program in). Attaching twice is harmless. The
+   * node also needs the policy-routing rule of setupTproxyRouting().
+   */
+  attachIngressDevice(ifname: string): void {
+    this.#assertOpen();
+    const program = this.#program(TC_INGRESS_PROGRAM);
+    const path = this.#deviceLinkPath(ifname);
+    if (existsSync(path)) {
+      const link = BpfLink.openPinned(path);
+      try {
+        if (link.info().progId !== program.id) link.updateProgram(program);
+        return;
+      } catch (err) {
+        // Severed (the device went away and came back under the same name): attach anew.
+        if (!(err instanceof BpfSystemError && Math.abs(err.errno) === ENOLINK)) throw err;
+        rmSync(path, { force: true });
+      } finally {
+        link.close();
+      }
+    }
+    let link: BpfLink;
+    try {
+      link = program.attachTcx(ifname, 'ingress');
+    } catch (err) {
+      throw new DatapathError('MESHD_ERR_DATAPATH_ATTACH', `${TC_INGRESS_PROGRAM} on device ${ifname} (tcx ingress): ${(err as Error).message}`, {
+        hint: 'the device must exist in the agent\'s network namespace; tcx needs kernel 6.6+',
+        cause: err,
+      });
+    }
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      link.pin(path);
+    } catch (err) {
+      link.detach();
+      throw new DatapathError('MESHD_ERR_DATAPATH_ATTACH', `pinning ${TC_INGRESS_PROGRAM} of device ${ifname} at ${path}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      link.close();
+    }
+  }
+
+  /** Detaches the device's tcx link and removes its pin; false when none was attached. */
+  detachIngressDevice(ifname: string): boolean {
+    this.#assertOpen();
+    const dir = join(this.pinRoot, 'devices', ifname);
+    if (!existsSync(dir)) return false;
+    this.#detachDeviceDir(dir);
+    return true;
+  }
+
+  /** Devices with a pinned tcx ingress link (attachIngressDevice), by name. */
+  ingressDevices(): string[] {
+    const dir = join(this.pinRoot, 'devices');
+    return existsSync(dir) ? readdirSync(dir).sort() : [];
+  }
+
   /** Closes fds and readers. Pins and links stay: enforcement continues without the agent. */
   close(): void {
     if (this.#closed) return;
@@ -475,6 +535,11 @@ export class Datapath {
     if (existsSync(linksDir)) {
       for (const cg of readdirSync(linksDir)) this.#detachLinksOf(BigInt(cg));
       rmSync(linksDir, { recursive: true, force: true });
+    }
+    const devicesDir = join(this.pinRoot, 'devices');
+    if (existsSync(devicesDir)) {
+      for (const ifname of readdirSync(devicesDir)) this.#detachDeviceDir(join(devicesDir, ifname));
+      rmSync(devicesDir, { recursive: true, force: true });
     }
     try {
       this.#programs.get(SK_MSG_PROGRAM)?.detachSockMap(this.#maps.sockhash);
@@ -719,6 +784,56 @@ export class Datapath {
       }
     }
     for (const cg of severed) this.#removeStaleCgroup(cg);
+  }
+
+  #deviceLinkPath(ifname: string): string {
+    // A device name never contains '/' (the kernel refuses it), so it is one path component.
+    if (ifname === '' || ifname.includes('/') || ifname === '.' || ifname === '..') {
+      throw new DatapathError('MESHD_ERR_DATAPATH_ATTACH', `"${ifname}" is not a network device name`);
+    }
+    return join(this.pinRoot, 'devices', ifname, TC_INGRESS_PROGRAM);
+  }
+
+  #detachDeviceDir(dir: string): void {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      try {
+        this.#removePinnedLink(path);
+      } catch (err) {
+        this.#logger?.warn(`datapath: detaching ${path}: ${(err as Error).message}`);
+        rmSync(path, { force: true });
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** After a restart: device links get the new program; a severed one (its device was
+   *  deleted while no agent ran) is unpinned with a warning. */
+  #reattachDeviceLinks(): void {
+    const devicesDir = join(this.pinRoot, 'devices');
+    if (!existsSync(devicesDir)) return;
+    const program = this.#program(TC_INGRESS_PROGRAM);
+    for (const ifname of readdirSync(devicesDir)) {
+      for (const name of readdirSync(join(devicesDir, ifname))) {
+        const path = join(devicesDir, ifname, name);
+        const link = BpfLink.openPinned(path);
+        try {
+          if (name === TC_INGRESS_PROGRAM) link.updateProgram(program);
+          else {
+            this.#logger?.warn(`datapath: removing link ${path} of unknown program ${name}`);
+            link.detach();
+            rmSync(path, { force: true });
+          }
+        } catch (err) {
+          if (!(err instanceof BpfSystemError && Math.abs(err.errno) === ENOLINK)) throw err;
+          this.#logger?.warn(`datapath: device ${ifname} is gone: its tcx link was removed`);
+          rmSync(path, { force: true });
+        } finally {
+          link.close();
+        }
+      }
+      if (readdirSync(join(devicesDir, ifname)).length === 0) rmdirSync(join(devicesDir, ifname));
+    }
   }
 
   /** The cgroup is gone: unpin its links; drop its endpoint entry, addresses and policy trie. */

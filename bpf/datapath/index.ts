@@ -15,6 +15,8 @@ export { DROP_REASONS, DROP_REASON_DESCRIPTIONS, dropReasonName } from './drop-r
 export type { DropReasonCode, DropReasonName } from './drop-reasons.js';
 export { DATAPATH_ERROR_CODES, DatapathError } from './errors.js';
 export type { DatapathErrorCode } from './errors.js';
-export { DIRECTION, VERDICT, HOOK, MAP_NAMES } from './constants.js';
+export { DIRECTION, VERDICT, HOOK, MAP_NAMES, TPROXY_MARK, TPROXY_MARK_MASK } from './constants.js';
+export { setupTproxyRouting, teardownTproxyRouting, tproxyRoutingInstalled, DEFAULT_TPROXY_TABLE, DEFAULT_TPROXY_RULE_PRIORITY } from './tproxy-routing.js';
+export type { TproxyRoutingOptions } from './tproxy-routing.js';
 export type { DirectionName, VerdictName, HookName } from './constants.js';
 export type { PolicyKey, PolicyValue } from './codecs.js';

@@ -38,6 +38,8 @@
 #define HOOK_CONNECT 1
 #define HOOK_SENDMSG 2
 #define HOOK_SKB_INGRESS 3
+/* tc ingress of a node device (BPF TPROXY for clients from other nodes, tc.bpf.c). */
+#define HOOK_TC_INGRESS 4
 
 /* Return values of cgroup programs: 1 lets the operation proceed, 0 rejects it (EPERM for
  * sock_addr hooks, a drop for cgroup_skb). */

@@ -380,8 +380,8 @@ describe('hand-written Envoy configurations compile', () => {
 
 describe('anything the proxy does not implement is refused with its field path', () => {
   const cases: Array<[string, () => Compiled<unknown>, string[]]> = [
-    ['a listener field (transparent)', () => compileListener(frontProxyListener({}, { transparent: true })), ['transparent']],
-    ['an explicit Envoy default of an unimplemented field is accepted (bind_to_port: true, transparent: false)', () => compileListener(frontProxyListener({}, { bind_to_port: true, transparent: false })), []],
+    ['a listener field (freebind)', () => compileListener(frontProxyListener({}, { freebind: true })), ['freebind']],
+    ['an explicit Envoy default of an unimplemented field is accepted (bind_to_port: true, freebind: false)', () => compileListener(frontProxyListener({}, { bind_to_port: true, freebind: false })), []],
     ['a non-default value of the same field is not (bind_to_port: false)', () => compileListener(frontProxyListener({}, { bind_to_port: false })), ['bind_to_port']],
     ['a deprecated listener field Envoy still honours (use_original_dst)', () => compileListener(frontProxyListener({}, { use_original_dst: true })), ['use_original_dst']],
     ['an HCM field (access_log)', () => compileListener(frontProxyListener({ access_log: [{ name: 'envoy.access_loggers.stdout' }] })), ['filter_chains[0].filters[0].typed_config.access_log']],

@@ -122,6 +122,7 @@ export function compileListener(l: envoy.Listener): Compiled<ListenerConfig> {
       name: l.name,
       addresses,
       useOriginalDst,
+      transparent: l.transparent === true,
       tlsInspector,
       filterChains: chains,
       defaultFilterChain: fallback,

@@ -19,7 +19,6 @@ export type FieldUse = 'yes' | 'delegated';
 export const ACCEPTED_VALUES: Readonly<Record<string, Readonly<Record<string, (value: unknown) => boolean>>>> = {
   'envoy.config.listener.v3.Listener': {
     bind_to_port: (v) => v === true,
-    transparent: (v) => v === false,
     freebind: (v) => v === false,
   },
   'envoy.config.core.v3.Http1ProtocolOptions': {
@@ -52,6 +51,8 @@ export const SUPPORTED_FIELDS: Readonly<Record<string, Rules>> = {
     filter_chains: 'yes',
     default_filter_chain: 'yes',
     per_connection_buffer_limit_bytes: 'yes',
+    // IP_TRANSPARENT listeners for BPF TPROXY (bpf/progs/tc.bpf.c, docs/adr/0003).
+    transparent: 'yes',
     metadata: 'delegated',
     listener_filters: 'yes',
     listener_filters_timeout: 'yes',

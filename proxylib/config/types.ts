@@ -41,6 +41,9 @@ export interface ListenerConfig {
   addresses: SocketAddressConfig[];
   /** original_dst listener filter present: destination facts come from the datapath. */
   useOriginalDst: boolean;
+  /** Listener.transparent: bound with IP_TRANSPARENT, so it accepts connections BPF TPROXY assigns to
+   *  it (a local address that is not the node's; that address is the original destination). */
+  transparent?: boolean;
   /** tls_inspector listener filter present: SNI/ALPN are read from the ClientHello before selection. */
   tlsInspector: boolean;
   filterChains: FilterChainConfig[];

@@ -33,6 +33,9 @@ export interface ConnectionEntry {
   /** setup: listener filters, TLS handshake, codec sniff — no request has started yet. meshd: a meshd filter (Kafka) runs it. */
   phase: 'setup' | 'http' | 'tcp' | 'meshd';
   draining: boolean;
+  /** Accepted by an IP_TRANSPARENT listener for an address that is not its own (BPF TPROXY):
+   *  the local address is the original destination. */
+  localIsOriginalDestination?: boolean;
 }
 
 export interface SetupEnvironment {
@@ -100,9 +103,11 @@ export async function setUpConnection(entry: ConnectionEntry, env: SetupEnvironm
     return;
   }
   // original_dst: a redirected connection's destination comes from the datapath; otherwise (not
-  // redirected, or no resolver) it is the local address, as Envoy's filter falls back.
+  // redirected, or no resolver) it is the local address, as Envoy's filter falls back. A
+  // connection BPF TPROXY assigned to a transparent listener (a client from another node) has
+  // its original destination as local address: the datapath knows no tuple for it.
   let destination = local;
-  if (listener.useOriginalDst && env.originalDestination) {
+  if (listener.useOriginalDst && env.originalDestination && entry.localIsOriginalDestination !== true) {
     const resolved = env.originalDestination({ local, remote });
     if (resolved) destination = { address: normalizeIp(resolved.address), port: resolved.port };
   }

@@ -9,11 +9,11 @@
 // UDP addresses (a DNS listener) are bound as UdpListenerSockets (udp-listener.ts): on removal they
 // stop taking datagrams, let in-flight queries answer, then close (bounded by the drain timeout).
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
-import type { SocketAddressConfig } from '../config/types.js';
+import type { ListenerConfig, SocketAddressConfig } from '../config/types.js';
 import type { ConfigChange, ConfigView } from '../config-store/types.js';
 import { createDnsRuntime, type DnsRuntime } from '../dns/runtime.js';
 import type { DnsDataPlaneOptions } from '../dns/types.js';
-import { bindReusePort, reusePortAvailable } from '../../bpf/index.js';
+import { bindReusePort, bindTransparent, reusePortAvailable, transparentAvailable } from '../../bpf/index.js';
 import { ProxyError } from '../errors.js';
 import { coarseClock } from './coarse-clock.js';
 import { setUpConnection, type ConnectionEntry, type SetupEnvironment } from './connection-setup.js';
@@ -295,7 +295,8 @@ export class ListenerManager {
   private bind(listener: ActiveListener, address: SocketAddressConfig): Promise<BoundAddress> {
     return new Promise((resolve, reject) => {
       const server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
-      server.on('connection', (socket: Socket) => this.accept(listener, socket));
+      const transparent = isTransparent(this.view.listener(listener.name));
+      server.on('connection', (socket: Socket) => this.accept(listener, socket, transparent ? server : undefined));
       const onListenError = (err: NodeJS.ErrnoException): void => {
         reject(new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${listener.name} could not listen on ${address.address}:${address.port}: ${err.code ?? err.message}`));
       };
@@ -309,7 +310,20 @@ export class ListenerManager {
       // process on the port gets EADDRINUSE. Two listeners of THIS proxy on one port must
       // conflict either way: checked by key.
       let listenOptions: { fd: number } | { host: string; port: number; ipv6Only: boolean } = { host: address.address, port: address.port, ipv6Only };
-      if (this.portHandover && address.port !== 0 && reusePortAvailable()) {
+      if (transparent) {
+        // BPF TPROXY (bpf/progs/tc.bpf.c, docs/adr/0003): the kernel assigns connections to pod
+        // addresses to this socket; only an IP_TRANSPARENT listener may accept them.
+        if (!transparentAvailable()) {
+          reject(new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${listener.name} is transparent but meshd_transparent.node is not built (make build)`));
+          return;
+        }
+        try {
+          listenOptions = { fd: bindTransparent(address.address, address.port, { ipv6Only, reusePort: this.portHandover && address.port !== 0 }) };
+        } catch (err) {
+          reject(new ProxyError('MESHD_ERR_PROXY_BIND', `listener ${listener.name} could not listen transparently on ${address.address}:${address.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+          return;
+        }
+      } else if (this.portHandover && address.port !== 0 && reusePortAvailable()) {
         // A server still being bound, or listening, holds the address; `listening` turns false as
         // soon as the server is closed (its connections may still drain).
         const holder = this.reusePortServers.get(addressKey(address));
@@ -342,8 +356,12 @@ export class ListenerManager {
     });
   }
 
-  private accept(listener: ActiveListener, socket: Socket): void {
+  /** `transparentServer`: the accepting server when it is IP_TRANSPARENT. A connection it accepted
+   *  whose local address is not the server's own was assigned to it by BPF TPROXY: its local
+   *  address IS the original destination (no SO_ORIGINAL_DST, no datapath lookup). */
+  private accept(listener: ActiveListener, socket: Socket, transparentServer?: Server): void {
     const entry: ConnectionEntry = { raw: socket, listenerName: listener.name, chainRef: undefined, conn: undefined, socket, phase: 'setup', draining: false };
+    if (transparentServer && acceptedForForeignAddress(transparentServer, socket)) entry.localIsOriginalDestination = true;
     // The listener owns error handling until the end: an unhandled 'error' would crash the process.
     socket.on('error', (err) => this.logger?.debug({ err, listener: listener.name }, 'downstream socket error'));
     listener.connections.add(entry);
@@ -462,4 +480,22 @@ export class ListenerManager {
 /** Stops accepting at once. close()'s callback would wait for open connections, which drain separately. */
 function closeServer(server: Server): void {
   server.close();
+}
+
+/** The listener's `transparent` flag (Envoy's Listener.transparent). Read defensively: the
+ *  compiled ListenerConfig gains the field with the config compiler's support for it. */
+function isTransparent(config: ListenerConfig | undefined): boolean {
+  return config?.transparent === true;
+}
+
+function comparableIp(ip: string | undefined): string {
+  const s = ip ?? '';
+  return s.startsWith('::ffff:') && s.includes('.') ? s.slice(7) : s;
+}
+
+/** True when the accepted socket's local address:port is not the listening socket's own. */
+function acceptedForForeignAddress(server: Server, socket: Socket): boolean {
+  const own = server.address();
+  if (own === null || typeof own !== 'object') return false;
+  return comparableIp(socket.localAddress) !== comparableIp(own.address) || socket.localPort !== own.port;
 }

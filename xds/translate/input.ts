@@ -47,6 +47,13 @@ export interface TranslationOptions {
   worldIdentity?: { ipv4: number; ipv6: number };
   /** Namespace of secrets a cluster-wide policy names without one; default `default`. */
   defaultSecretNamespace?: string;
+  /**
+   * Ingress TCP listeners get `transparent: true` (IP_TRANSPARENT), so connections from other
+   * nodes that BPF TPROXY assigns to them (bpf/progs/tc.bpf.c, docs/adr/0003) are accepted with
+   * the pod's address as local address. Default off: turn it on when the node runs the tc
+   * program and the proxy accepts the field (Envoy does; the built-in proxy's compiler must).
+   */
+  transparentIngress?: boolean;
 }
 
 export interface TranslationInput {

@@ -26,6 +26,7 @@ interface NodeOptions {
   extraIpcache?: Array<{ prefix: string; labels: string[] }>;
   secrets?: boolean;
   noPorts?: boolean;
+  transparentIngress?: boolean;
 }
 
 function ep(name: string, labels: Record<string, string>, ip: string): EndpointSpec {
@@ -62,6 +63,7 @@ function translateYaml(yaml: string, endpoints: EndpointSpec[], opts: NodeOption
     proxyAddresses: ['fd44:244::1', '10.244.0.1'],
     proxyPortOf: (key) => (opts.noPorts ? undefined : key.direction === 'ingress' ? 15001 : 15002),
     ...(opts.secrets === false ? {} : { secretData: () => ({ 'tls.crt': PEM, 'tls.key': PEM, 'ca.crt': PEM }) }),
+    ...(opts.transparentIngress === undefined ? {} : { options: { transparentIngress: opts.transparentIngress } }),
   });
 }
 
@@ -480,6 +482,28 @@ test('the listener restores the original destination and listens on every proxy 
   assert.equal(addr(listener.address), '10.244.0.1:15001');
   assert.deepEqual(listener.additionalAddresses.map((a) => addr(a.address)), ['fd44:244::1:15001']);
   assert.equal(listener.defaultFilterChain, undefined, 'unmatched connections are closed');
+});
+
+test('with transparentIngress, ingress listeners are transparent (BPF TPROXY) and egress listeners are not; off by default', () => {
+  const egress = cnp('client', 'client', `
+  egress:
+  - toEndpoints: [{matchLabels: {app: web}}]
+    toPorts:
+    - ports: [{port: "8080", protocol: TCP}]
+      rules:
+        http: [{method: GET}]
+`);
+  const yaml = `${ingressHttp('        - {method: GET}')}\n---\n${egress}`;
+  const on = translateYaml(yaml, [WEB, CLIENT], { transparentIngress: true });
+  assert.deepEqual(
+    on.listeners.map((l) => [l.name, l.transparent]),
+    [
+      ['meshd/tcp/15001', true],
+      ['meshd/tcp/15002', undefined],
+    ],
+  );
+  const off = translateYaml(yaml, [WEB, CLIENT]);
+  assert.deepEqual(off.listeners.map((l) => l.transparent), [undefined, undefined]);
 });
 
 test('a redirect without an allocated proxy port is reported, not guessed', () => {

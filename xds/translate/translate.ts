@@ -78,6 +78,7 @@ export function translateNode(input: TranslationInput): Translation {
   };
   const addresses = proxyAddresses(input.proxyAddresses);
   const listeners = new Map<string, ListenerPlan>();
+  const ingressTcpListeners = new Set<string>();
   const redirects: RedirectOutcome[] = [];
   const skipped: Skipped[] = [];
 
@@ -103,6 +104,7 @@ export function translateNode(input: TranslationInput): Translation {
         continue;
       }
       const listenerName = `meshd/${key.protocol.toLowerCase()}/${proxyPort}`;
+      if (key.direction === 'ingress' && key.protocol === 'TCP') ingressTcpListeners.add(listenerName);
       let listener = listeners.get(listenerName);
       if (!listener) {
         listener = { name: listenerName, protocol: key.protocol, addresses, port: proxyPort, chains: [], udpFilters: [] };
@@ -136,7 +138,13 @@ export function translateNode(input: TranslationInput): Translation {
   };
   const translation: Translation = {
     target: input.target,
-    listeners: plan.listeners.map(buildListener),
+    listeners: plan.listeners.map((l) => {
+      const built = buildListener(l);
+      // Ingress listeners accept connections BPF TPROXY assigned to them (clients on other
+      // nodes): the local address is then a pod's, which needs IP_TRANSPARENT.
+      if (input.options?.transparentIngress === true && ingressTcpListeners.has(l.name)) built.transparent = true;
+      return built;
+    }),
     routes: plan.routes.map(buildRouteConfiguration),
     clusters: plan.clusters.map(buildCluster),
     endpoints: [],

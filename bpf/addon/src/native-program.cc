@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 
 #include <algorithm>
 #include <vector>
@@ -30,6 +31,7 @@ Napi::Function NativeProgram::Define(Napi::Env env) {
                          InstanceAccessor<&NativeProgram::Fd>("fd"),
                          InstanceMethod<&NativeProgram::Info>("info"),
                          InstanceMethod<&NativeProgram::AttachCgroup>("attachCgroup"),
+                         InstanceMethod<&NativeProgram::AttachTcx>("attachTcx"),
                          InstanceMethod<&NativeProgram::AttachSockMap>("attachSockMap"),
                          InstanceMethod<&NativeProgram::DetachSockMap>("detachSockMap"),
                          InstanceMethod<&NativeProgram::TestRun>("testRun"),
@@ -83,6 +85,24 @@ Napi::Value NativeProgram::AttachCgroup(const Napi::CallbackInfo& info) {
   if (!link.Valid()) {
     ThrowErrno(env, errno, "bpf_link_create", Describe() + " as " + AttachTypeName(program_.attach_type), path);
   }
+  return NativeLink::NewInstance(env, std::move(link));
+}
+
+// tcx (6.6+): a link on a network device of the caller's netns. libbpf 1.1 has neither
+// bpf_program__attach_tcx nor the enum names, so the raw attach types are used (research/bpf.md
+// gotcha 11): BPF_TCX_INGRESS = 46, BPF_TCX_EGRESS = 47.
+Napi::Value NativeProgram::AttachTcx(const Napi::CallbackInfo& info) {
+  constexpr unsigned kTcxIngress = 46;
+  constexpr unsigned kTcxEgress = 47;
+  Napi::Env env = info.Env();
+  int fd = OpenFd(env, "bpf_link_create");
+  std::string ifname = StringArg(info, 0, "ifname");
+  if (info.Length() < 2 || !info[1].IsBoolean()) throw Napi::TypeError::New(env, "attachTcx(ifname: string, ingress: boolean)");
+  const bool ingress = info[1].As<Napi::Boolean>();
+  unsigned ifindex = if_nametoindex(ifname.c_str());
+  if (ifindex == 0) ThrowErrno(env, errno, "if_nametoindex", Describe(), ifname);
+  UniqueFd link(bpf_link_create(fd, static_cast<int>(ifindex), static_cast<enum bpf_attach_type>(ingress ? kTcxIngress : kTcxEgress), nullptr));
+  if (!link.Valid()) ThrowErrno(env, errno, "bpf_link_create", Describe() + (ingress ? " as tcx ingress" : " as tcx egress"), ifname);
   return NativeLink::NewInstance(env, std::move(link));
 }
 

@@ -31,6 +31,7 @@ class NativeProgram : public Napi::ObjectWrap<NativeProgram> {
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value AttachCgroup(const Napi::CallbackInfo& info);
+  Napi::Value AttachTcx(const Napi::CallbackInfo& info);
   Napi::Value AttachSockMap(const Napi::CallbackInfo& info);
   Napi::Value DetachSockMap(const Napi::CallbackInfo& info);
   Napi::Value TestRun(const Napi::CallbackInfo& info);
