@@ -6,6 +6,7 @@ import {
   nodeHostNumber,
   pickFreeHost,
   podAddressesForHost,
+  resolvePodRanges,
   resolveSpecAddresses,
   usedPodHosts,
   validatePodName,
@@ -94,4 +95,35 @@ test('IPv6 addresses are written in their canonical short form', () => {
   assert.equal(canonicalIpv6('fd44:244:0:1:0:0:0:1'), 'fd44:244:0:1::1');
   assert.equal(canonicalIpv6('1:0:0:2:0:0:0:3'), '1:0:0:2::3');
   assert.equal(canonicalIpv6('1:2:3:4:5:6:7:8'), '1:2:3:4:5:6:7:8');
+});
+
+test('a node of a cluster gets its own /24 and /64 with the first host of each as gateway', () => {
+  assert.deepEqual(resolvePodRanges(), { podCidr4: '10.244.0.0/24', podCidr6: 'fd44:244::/64', gateway4: '10.244.0.1', gateway6: 'fd44:244::1' });
+  const node2 = { podCidr4: '10.244.2.0/24', podCidr6: 'FD44:244:0:2:0::/64' };
+  assert.deepEqual(resolvePodRanges(node2), { podCidr4: '10.244.2.0/24', podCidr6: 'fd44:244:0:2::/64', gateway4: '10.244.2.1', gateway6: 'fd44:244:0:2::1' });
+  assert.deepEqual(podAddressesForHost(10, node2), { ipv4: '10.244.2.10', ipv6: 'fd44:244:0:2::a' });
+  assert.equal(nodeHostNumber('10.244.2.12', node2), 12);
+  assert.equal(nodeHostNumber('fd44:244:0:2::c', node2), 12);
+  assert.equal(nodeHostNumber('10.244.0.12', node2), undefined);
+  assert.deepEqual(resolveSpecAddresses({ ipv4: '10.244.2.200' }, node2), { ipv4: '10.244.2.200', ipv6: 'fd44:244:0:2::c8' });
+  assert.throws(() => resolveSpecAddresses({ ipv4: '10.244.2.1' }, node2), { code: 'MESHD_ERR_POD_INVALID_SPEC' });
+  // Another node's address is still a cluster address, but needs both families spelled out.
+  assert.throws(() => resolveSpecAddresses({ ipv4: '10.244.0.20' }, node2), { code: 'MESHD_ERR_POD_INVALID_SPEC' });
+  const table = ['Iface\tDestination\tGateway', 'mshd0\t0A02F40A\t00000000\t0005\t0\t0\t0\tFFFFFFFF', 'mshd1\t0A00F40A\t00000000\t0005\t0\t0\t0\tFFFFFFFF'].join('\n');
+  assert.deepEqual([...usedPodHosts(table, node2)], [10]);
+});
+
+test('node pod ranges that are not a /24 or /64 inside the cluster ranges are refused', () => {
+  for (const bad of [
+    { podCidr4: '10.245.1.0/24' },
+    { podCidr4: '10.244.1.0/23' },
+    { podCidr4: '10.244.1.5/24' },
+    { podCidr4: 'fd44:244:0:1::/64' },
+    { podCidr4: 'x' },
+    { podCidr6: 'fd44:245:0:1::/64' },
+    { podCidr6: 'fd44:244:0:1::/56' },
+    { podCidr6: '10.244.1.0/24' },
+  ]) {
+    assert.throws(() => resolvePodRanges(bad), { code: 'MESHD_ERR_POD_INVALID_SPEC' }, JSON.stringify(bad));
+  }
 });

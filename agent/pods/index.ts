@@ -12,8 +12,20 @@ export {
   GATEWAY_INTERFACE,
   POD_CIDR4,
   POD_CIDR6,
+  resolvePodRanges,
+  type PodRanges,
+  type PodRangeOptions,
 } from './addresses.js';
-export { setupNode, destroyNode, type NodeNetwork } from './node-network.js';
-export { createPod, deletePod, type Pod, type PodSpec, type ExecResult, type PodSpawnOptions, type PodExecOptions } from './pod.js';
+export { setupNode, describeNode, destroyNode, type NodeNetwork, type SetupNodeOptions } from './node-network.js';
+export {
+  createPod,
+  deletePod,
+  type CreatePodOptions,
+  type Pod,
+  type PodSpec,
+  type ExecResult,
+  type PodSpawnOptions,
+  type PodExecOptions,
+} from './pod.js';
 export { cleanupAll, testPrefix } from './cleanup.js';
 export { withPods } from './with-pods.js';

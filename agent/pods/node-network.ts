@@ -9,12 +9,11 @@ import {
   CLUSTER_CIDR4,
   CLUSTER_CIDR6,
   DEFAULT_PREFIX,
-  GATEWAY4,
-  GATEWAY6,
   GATEWAY_INTERFACE,
-  POD_CIDR4,
-  POD_CIDR6,
+  resolvePodRanges,
   validatePodName,
+  type PodRangeOptions,
+  type PodRanges,
 } from './addresses.js';
 import { PodCommandError, PodError } from './errors.js';
 import { linkExists, listPodVeths } from './links.js';
@@ -41,7 +40,11 @@ export interface NodeNetwork {
 }
 
 let configuredPrefix: string | undefined;
-const preparedPrefixes = new Set<string>();
+/** Prefix → the ranges its gateway addresses were installed for. */
+const preparedPrefixes = new Map<string, string>();
+/** Prefix → the pod ranges the last setupNode of that prefix chose (one node per process,
+ *  or per prefix: a test may run several nodes' pods from one process). */
+const configuredRanges = new Map<string, PodRanges>();
 
 /** The prefix set by the last setupNode, if any. */
 export function currentPrefix(): string | undefined {
@@ -52,15 +55,26 @@ export function nodeCgroupPath(prefix: string): string {
   return join(cgroup2Mount(), `${prefix}node`);
 }
 
-export function describeNode(prefix: string): NodeNetwork {
+/** The pod ranges of `prefix`: the ones its last setupNode chose, else the defaults. */
+export function rangesOf(prefix: string): PodRanges {
+  return configuredRanges.get(prefix) ?? resolvePodRanges();
+}
+
+/**
+ * The node of `prefix`, without touching the system. Ranges given here win; omitted ones are
+ * those setupNode chose for the prefix in this process, else the defaults.
+ */
+export function describeNode(prefix: string, ranges: PodRangeOptions = {}): NodeNetwork {
+  const known = rangesOf(prefix);
+  const r = resolvePodRanges({ podCidr4: ranges.podCidr4 ?? known.podCidr4, podCidr6: ranges.podCidr6 ?? known.podCidr6 });
   const nodeCgroup = nodeCgroupPath(prefix);
   return {
     prefix,
     gatewayInterface: GATEWAY_INTERFACE,
-    gateway4: GATEWAY4,
-    gateway6: GATEWAY6,
-    podCidr4: POD_CIDR4,
-    podCidr6: POD_CIDR6,
+    gateway4: r.gateway4,
+    gateway6: r.gateway6,
+    podCidr4: r.podCidr4,
+    podCidr6: r.podCidr6,
     clusterCidr4: CLUSTER_CIDR4,
     clusterCidr6: CLUSTER_CIDR6,
     nodeCgroup,
@@ -76,23 +90,36 @@ export function describeNode(prefix: string): NodeNetwork {
  * host veth gets forwarding of its own (pod.ts), so the host's other interfaces keep behaving
  * as a host.
  */
-export async function setupNode(opts: { prefix?: string } = {}): Promise<NodeNetwork> {
+export interface SetupNodeOptions extends PodRangeOptions {
+  /** Default: the prefix of the last setupNode, else DEFAULT_PREFIX. */
+  prefix?: string;
+}
+
+/**
+ * Pod ranges (`podCidr4`, `podCidr6`): omitted ones keep what an earlier setupNode of the same
+ * prefix chose in this process (so `setupNode({ prefix })` from a second module does not reset a
+ * node's ranges), else the defaults. The blackhole routes always cover the cluster ranges, so
+ * packets to another node's pods leave only through a more specific route (the fabric's).
+ */
+export async function setupNode(opts: SetupNodeOptions = {}): Promise<NodeNetwork> {
   const prefix = opts.prefix ?? configuredPrefix ?? DEFAULT_PREFIX;
   validatePodName('x', prefix);
+  const node = describeNode(prefix, opts); // validates the ranges before anything is changed
   configuredPrefix = prefix;
-  const node = describeNode(prefix);
-  if (!preparedPrefixes.has(prefix) || !linkExists(GATEWAY_INTERFACE)) {
+  configuredRanges.set(prefix, { podCidr4: node.podCidr4, podCidr6: node.podCidr6, gateway4: node.gateway4, gateway6: node.gateway6 });
+  const rangesKey = `${node.podCidr4} ${node.podCidr6}`;
+  if (preparedPrefixes.get(prefix) !== rangesKey || !linkExists(GATEWAY_INTERFACE)) {
     await ensureGatewayInterface();
     await ipBatch([
       `route replace blackhole ${CLUSTER_CIDR4}`,
       `route replace blackhole ${CLUSTER_CIDR6}`,
-      `addr replace ${GATEWAY4}/32 dev ${GATEWAY_INTERFACE}`,
-      `addr replace ${GATEWAY6}/128 dev ${GATEWAY_INTERFACE} nodad`,
+      `addr replace ${node.gateway4}/32 dev ${GATEWAY_INTERFACE}`,
+      `addr replace ${node.gateway6}/128 dev ${GATEWAY_INTERFACE} nodad`,
       `link set ${GATEWAY_INTERFACE} up`,
     ]);
     mkdirSync(node.podsCgroup, { recursive: true });
     mkdirSync(node.proxyCgroup, { recursive: true });
-    preparedPrefixes.add(prefix);
+    preparedPrefixes.set(prefix, rangesKey);
   }
   enableTcpMigrateReq();
   return node;

@@ -6,8 +6,6 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  GATEWAY4,
-  GATEWAY6,
   POD_INTERFACE,
   hostVethName,
   pickFreeHost,
@@ -17,6 +15,7 @@ import {
   validatePodName,
   vethMacs,
   type PodAddresses,
+  type PodRanges,
 } from './addresses.js';
 import { PodCommandError, PodError } from './errors.js';
 import { ifindexFromLinkShow, linkExists } from './links.js';
@@ -26,7 +25,8 @@ import { failedBatchLine, ipBatch, ipBatchForce } from './run-command.js';
 
 export interface PodSpec {
   name: string;
-  /** Default: allocated from the node range (10.244.0.10 …), the IPv6 address from the same host number. */
+  /** Default: allocated from the node range (10.244.0.10 … with the default ranges), the IPv6
+   *  address from the same host number. */
   ipv4?: string;
   ipv6?: string;
 }
@@ -151,9 +151,18 @@ export function livePodsOfThisProcess(): PodHandle[] {
   return [...livePods.values()];
 }
 
-export async function createPod(spec: PodSpec): Promise<Pod> {
-  const node = await setupNode({});
+export interface CreatePodOptions {
+  /** Default: the prefix of the last setupNode (the node's prefix). */
+  prefix?: string;
+  /** The node's pod ranges; default: those setupNode chose for the prefix, else the defaults. */
+  podCidr4?: string;
+  podCidr6?: string;
+}
+
+export async function createPod(spec: PodSpec, opts: CreatePodOptions = {}): Promise<Pod> {
+  const node = await setupNode(opts);
   const prefix = node.prefix;
+  const ranges: PodRanges = { podCidr4: node.podCidr4, podCidr6: node.podCidr6, gateway4: node.gateway4, gateway6: node.gateway6 };
   validatePodName(spec.name, prefix);
   const nsName = prefix + spec.name;
   const netns = `/run/netns/${nsName}`;
@@ -162,7 +171,7 @@ export async function createPod(spec: PodSpec): Promise<Pod> {
   }
   const hostVeth = hostVethName(nsName);
   const macs = vethMacs(nsName);
-  const explicit = resolveSpecAddresses(spec);
+  const explicit = resolveSpecAddresses(spec, ranges);
   const cgroupPath = join(node.podsCgroup, spec.name);
 
   let addresses: PodAddresses | undefined;
@@ -172,15 +181,15 @@ export async function createPod(spec: PodSpec): Promise<Pod> {
     let host: number | undefined;
     let candidate = explicit;
     if (candidate === undefined) {
-      host = pickFreeHost(new Set([...usedPodHosts(readFileSync('/proc/net/route', 'utf8')), ...reservedHosts, ...tried]));
+      host = pickFreeHost(new Set([...usedPodHosts(readFileSync('/proc/net/route', 'utf8'), ranges), ...reservedHosts, ...tried]));
       if (host === undefined) {
         throw new PodError('MESHD_ERR_POD_ADDRESS_EXHAUSTED', `no free address in ${node.podCidr4}: ${reservedHosts.size} being set up, the rest routed to pods`, 'delete pods, or run cleanupAll() for leftovers of killed test runs');
       }
       reservedHosts.add(host);
-      candidate = podAddressesForHost(host);
+      candidate = podAddressesForHost(host, ranges);
     }
     try {
-      hostIfindex = await createHostSide(nsName, hostVeth, macs, candidate);
+      hostIfindex = await createHostSide(nsName, hostVeth, macs, candidate, ranges);
       addresses = candidate;
     } catch (error) {
       await ipBatchForce([`link del ${hostVeth}`, `netns del ${nsName}`]);
@@ -208,10 +217,10 @@ export async function createPod(spec: PodSpec): Promise<Pod> {
         `link set ${POD_INTERFACE} up`,
         `addr add ${addresses.ipv4}/32 dev ${POD_INTERFACE}`,
         `addr add ${addresses.ipv6}/128 dev ${POD_INTERFACE} nodad`,
-        `neigh add ${GATEWAY4} lladdr ${macs.host} dev ${POD_INTERFACE} nud permanent`,
-        `neigh add ${GATEWAY6} lladdr ${macs.host} dev ${POD_INTERFACE} nud permanent`,
-        `route add default via ${GATEWAY4} dev ${POD_INTERFACE} onlink`,
-        `route add default via ${GATEWAY6} dev ${POD_INTERFACE} onlink`,
+        `neigh add ${ranges.gateway4} lladdr ${macs.host} dev ${POD_INTERFACE} nud permanent`,
+        `neigh add ${ranges.gateway6} lladdr ${macs.host} dev ${POD_INTERFACE} nud permanent`,
+        `route add default via ${ranges.gateway4} dev ${POD_INTERFACE} onlink`,
+        `route add default via ${ranges.gateway6} dev ${POD_INTERFACE} onlink`,
       ],
       ['-n', nsName],
     );
@@ -247,7 +256,7 @@ function writeSysctl(path: string, value: string): void {
 
 /** The host side: netns, veth pair (pod end moved in as eth0), host routes with the pod's
  *  addresses as their leases, and permanent neighbour entries for the pod end. */
-async function createHostSide(nsName: string, hostVeth: string, macs: { host: string; pod: string }, a: PodAddresses): Promise<number> {
+async function createHostSide(nsName: string, hostVeth: string, macs: { host: string; pod: string }, a: PodAddresses, ranges: PodRanges): Promise<number> {
   // Line numbers 4 and 5 (the routes) are what createPod reads as "address taken".
   const output = await ipBatch([
     `netns add ${nsName}`,
@@ -255,7 +264,7 @@ async function createHostSide(nsName: string, hostVeth: string, macs: { host: st
     // The alias names the owner, so cleanupAll finds the veths of a prefix (the kernel ignores
     // an alias given to `link add`).
     `link set ${hostVeth} alias ${nsName} up`,
-    `route add ${a.ipv4}/32 dev ${hostVeth} src ${GATEWAY4}`,
+    `route add ${a.ipv4}/32 dev ${hostVeth} src ${ranges.gateway4}`,
     `route add ${a.ipv6}/128 dev ${hostVeth}`,
     `neigh replace ${a.ipv4} lladdr ${macs.pod} dev ${hostVeth} nud permanent`,
     `neigh replace ${a.ipv6} lladdr ${macs.pod} dev ${hostVeth} nud permanent`,
