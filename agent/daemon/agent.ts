@@ -30,6 +30,19 @@ import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } fro
 import { Reconciler, describe as describeScope, type ReconcileScope } from './reconciler.js';
 import { coreRoutes } from './core-routes.js';
 import { CidrIdentities } from './cidr-identities.js';
+import { syncIngressDevices } from './tproxy-ingress.js';
+import { openClusterState, type ClusterState } from '../cluster/index.js';
+import {
+  clusterPolicyRoutes,
+  dropStaleRemoteEntries,
+  feedPolicies,
+  feedRemoteIpcache,
+  feedSelectorCache,
+  isClusterIdentity,
+  routeOtherNodes,
+  writeClusterRecord,
+  CLUSTER_RECORD_FILE,
+} from './cluster-link.js';
 
 /** The reserved identity of the node itself (Cilium's reserved:host). */
 const HOST_IDENTITY = 1;
@@ -44,6 +57,8 @@ export interface AgentServices {
   selectorCache: SelectorCache;
   repository: Repository;
   endpoints: EndpointManager;
+  /** --etcd: the cluster state (identities, ipcache, nodes, policies); undefined on a single node. */
+  cluster: ClusterState | undefined;
   /** --k8s: the API watcher and the registry of the kubelet's pods (undefined otherwise). */
   k8s: { watcher: K8sWatcher; pods: K8sPodRegistry } | undefined;
   policies: PolicyStore;
@@ -131,8 +146,14 @@ export class Agent {
     logger.info({ stateDir: options.stateDir, pinRoot: options.pinRoot, node: options.nodeName, prefix: options.nodePrefix, proxy: options.proxy }, 'agent: starting');
     const ports = proxyPortPlan(options.proxyPortBase);
 
-    // The node: gateway interface, blackhole routes, cgroup tree of this prefix.
-    const node = await setupNode({ prefix: options.nodePrefix });
+    // The node: gateway interface, blackhole routes, cgroup tree of this prefix, and its pod
+    // ranges (--pod-cidr4/6; agent/pods' defaults otherwise). The one place the ranges enter
+    // agent/pods: everything after reads them from `node` (EndpointManager's createPod too).
+    const node = await setupNode({
+      prefix: options.nodePrefix,
+      ...(options.podCidr4 !== undefined ? { podCidr4: options.podCidr4 } : {}),
+      ...(options.podCidr6 !== undefined ? { podCidr6: options.podCidr6 } : {}),
+    });
 
     progress.step = 'datapath';
     // Kernel datapath: reuses every pinned map and link of a previous agent.
@@ -149,6 +170,8 @@ export class Agent {
     });
     stack.push({ name: 'datapath', stop: () => datapath.close() });
     upsertHostEntries(datapath.ipcache, node);
+    // --ingress-device: BPF TPROXY for clients on other nodes (routing, tcx links, stale pins).
+    syncIngressDevices(datapath, options.ingressDevices, log('bpf'));
 
     progress.step = 'identities';
     const { allocator, warnings: identityWarnings } = await IdentityAllocator.open(options.stateDir);
@@ -156,6 +179,32 @@ export class Agent {
     stack.push({ name: 'identities', stop: () => allocator.flush() });
     const selectorCache = new SelectorCache();
     for (const r of RESERVED_IDENTITIES) selectorCache.addIdentity(r.id, r.labels);
+
+    // Cluster mode: join before anything allocates an identity or loads a policy; resolves once
+    // the local mirrors hold every identity, pod IP, node and policy of the cluster.
+    let cluster: ClusterState | undefined;
+    if (options.cluster) {
+      progress.step = 'cluster state (etcd)';
+      const clusterLog = log('cluster');
+      cluster = await openClusterState({
+        endpoints: options.cluster.endpoints,
+        nodeName: options.nodeName,
+        prefix: options.cluster.prefix,
+        leaseTtlSeconds: options.cluster.leaseTtlSeconds,
+        localAllocator: allocator,
+        nodeIp: options.nodeIp ?? '',
+        podCidrs: [node.podCidr4, node.podCidr6],
+        logger: clusterLog,
+      });
+      const joined = cluster;
+      // No revoke on a stop: a restarted agent takes its records over (`meshd teardown` revokes).
+      stack.push({ name: 'cluster', stop: () => joined.close() });
+      const record = { endpoints: options.cluster.endpoints, prefix: options.cluster.prefix, nodeName: options.nodeName };
+      writeClusterRecord(options.stateDir, { ...record, leaseId: joined.session.leaseId });
+      stack.push({ name: 'cluster-record', stop: joined.session.onLeaseRenewed(async (leaseId) => writeClusterRecord(options.stateDir, { ...record, leaseId })) });
+      stack.push({ name: 'cluster-identities', stop: feedSelectorCache(joined, selectorCache) });
+      clusterLog.info({ etcd: options.cluster.endpoints, prefix: options.cluster.prefix, leaseId: joined.session.leaseId, nodes: joined.nodes.list().map((n) => n.name), identities: joined.identities.identities().length }, 'cluster: joined');
+    }
     const repository = new Repository();
 
     // Changes reported while the components restore (before the first full pass, which covers
@@ -174,6 +223,11 @@ export class Agent {
       onChange: () => (isStarted ? reconciler.request({ all: true, policies: true }) : Promise.resolve()),
     });
     stack.push({ name: 'policies', stop: () => policies.close() });
+    if (cluster) {
+      progress.step = 'cluster policies';
+      const feed = await feedPolicies({ cluster, policies, logger: log('cluster') });
+      stack.push({ name: 'cluster-policies', stop: () => feed.stop() });
+    }
 
     const auditModeOf = (endpoint: string): boolean => options.policyAuditMode || policies.selectsInAuditMode(repository.endpointPolicy(endpoint));
     progress.step = 'endpoints';
@@ -181,14 +235,39 @@ export class Agent {
       stateDir: options.stateDir,
       node,
       datapath,
-      allocator,
+      // Cluster mode: label identities are the cluster's (CIDR/FQDN ones stay the node's).
+      allocator: cluster ? cluster.identities : allocator,
       selectorCache,
       repository,
       logger: log('endpoints'),
+      ...(cluster ? { publisher: clusterPublisher(cluster) } : {}),
       auditModeOf,
       onChange: (ids) => (isStarted ? reconciler.request({ endpoints: ids }) : Promise.resolve()),
     });
     stack.push({ name: 'endpoints', stop: () => endpoints.close() });
+    if (cluster) {
+      const joined = cluster;
+      const isLocalIp = (ip: string): boolean => endpoints.byIp(ip) !== undefined;
+      // Not in Kubernetes mode: the kubelet's pods (global-range ids too) are registered only later.
+      const stale = options.k8s ? [] : dropStaleRemoteEntries({ cluster, ipcache: datapath.ipcache, isLocalIp });
+      if (stale.length > 0) log('cluster').info({ entries: stale }, 'cluster: removed kernel ipcache entries of pods that went away while the agent was down');
+      stack.push({
+        name: 'cluster-ipcache',
+        stop: feedRemoteIpcache({ cluster, nodeName: options.nodeName, ipcache: datapath.ipcache, isLocalIp, logger: log('cluster'), changed: () => void (isStarted ? reconciler.request({}) : undefined) }),
+      });
+      stack.push({
+        name: 'cluster-reassign',
+        stop: joined.identities.onIdentityReassigned((labels, oldId, newId) => {
+          void endpoints
+            .reassignIdentity(labels, oldId, newId)
+            .then((ids) => (ids.length > 0 && isStarted ? reconciler.request({ endpoints: ids }) : undefined))
+            .catch((err: unknown) => log('cluster').error({ err: errorFields(err) }, 'cluster: cannot move pods to their re-assigned identity'));
+        }),
+      });
+      if (options.nodeIp !== undefined) {
+        stack.push({ name: 'cluster-routes', stop: routeOtherNodes({ cluster, nodeName: options.nodeName, ownCidrs: [node.podCidr4, node.podCidr6], logger: log('cluster') }) });
+      }
+    }
 
     // Kubernetes mode: the kubelet's pods, registered as endpoints beside (never instead of) the
     // EndpointManager's, which then holds only what an earlier non-Kubernetes agent left.
@@ -258,7 +337,7 @@ export class Agent {
           ]
         : [{ nodeId: options.nodeName, target: 'builtin' }];
     const xds = await XdsPublisher.start(
-      { stateDir: options.stateDir, logger: xdsLog, nodes, proxyAddresses: [node.gateway4, node.gateway6], ports },
+      { stateDir: options.stateDir, logger: xdsLog, nodes, proxyAddresses: [node.gateway4, node.gateway6], ports, transparentIngress: options.ingressDevices.length > 0 },
       (w) => xdsLog.warn({ code: w.code }, w.message),
     );
     stack.push({ name: 'xds', stop: () => xds.close() });
@@ -381,6 +460,7 @@ export class Agent {
       selectorCache,
       repository,
       endpoints,
+      cluster,
       k8s: undefined,
       policies,
       fqdn,
@@ -410,7 +490,7 @@ export class Agent {
     const routes: ApiRoute[] = [
       ...coreRoutes(services),
       ...(k8sPods ? k8sEndpointRoutes(endpoints.routes(), k8sPods) : endpoints.routes()),
-      ...policies.routes(),
+      ...(cluster ? clusterPolicyRoutes(policies.routes(), cluster, policies) : policies.routes()),
       ...flowRoutes(flows),
       ...proxyLinkRoutes({ fqdn, ingestProxyFlows: (records) => flowCollector.ingestProxyFlows(records) }),
       ...inspectRoutes(k8sPods ? { ...services, endpoints: { list: allEndpoints, get: (id: string) => endpoints.get(id) ?? k8sPods.get(id) } } : services),
@@ -437,6 +517,7 @@ export class Agent {
         endpoints: allEndpoints().length,
         policies: policies.list().length,
         k8sNode: options.k8s?.nodeName,
+        clusterNodes: cluster?.nodes.list().length,
         proxyPid: proxy?.info().pid,
         proxyAdopted: proxy?.info().adopted,
         metrics: metricsServer?.url,
@@ -515,6 +596,15 @@ async function unwind(stack: Started[], logger: Logger): Promise<void> {
   }
 }
 
+/** The EndpointManager's view of the shared ipcache. */
+function clusterPublisher(cluster: ClusterState): { publish(e: { ip: string; identity: number; pod: string }): Promise<void>; unpublish(ip: string): Promise<void>; ownsIdentity(id: number): boolean } {
+  return {
+    publish: (e) => cluster.ipcache.publish(e),
+    unpublish: (ip) => cluster.ipcache.unpublish(ip),
+    ownsIdentity: isClusterIdentity,
+  };
+}
+
 /** The node's own addresses as the host identity: pods reach the node (and its proxy) there. */
 function upsertHostEntries(ipcache: IpcacheTable, node: NodeNetwork): void {
   ipcache.upsert(`${node.gateway4}/32`, HOST_IDENTITY);
@@ -548,7 +638,7 @@ function errorFields(err: unknown): object {
 
 /** Removes the runtime files an agent leaves in its state directory (teardown). */
 export function removeRuntimeFiles(stateDir: string): string[] {
-  const files = ['meshd.sock', 'xds.sock', 'agent.lock', 'proxy.json', 'proxy-builtin.json', 'envoy-bootstrap.yaml'];
+  const files = ['meshd.sock', 'xds.sock', 'agent.lock', 'proxy.json', 'proxy-builtin.json', 'envoy-bootstrap.yaml', CLUSTER_RECORD_FILE];
   for (const f of files) rmSync(join(stateDir, f), { force: true });
   return files;
 }

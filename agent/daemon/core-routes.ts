@@ -2,6 +2,7 @@
 // `meshd status` and for tests that wait until a change was enforced.
 import type { ApiRoute } from '../api/index.js';
 import type { AgentServices } from './agent.js';
+import { clusterStatus, type ClusterStatus } from './cluster-link.js';
 
 export interface AgentInfo {
   pid: number;
@@ -15,6 +16,8 @@ export interface AgentInfo {
   xds: { socket: string; version: number };
   reconciler: { runs: number; failures: number; lastDurationMs: number | undefined; lastRunAt: string | undefined; lastError: string | undefined };
   bpf: { pinRoot: string; mapIds: Record<string, number> };
+  /** Cluster mode (--etcd): etcd connection, lease, nodes, revision; undefined on a single node. */
+  cluster: ClusterStatus | undefined;
 }
 
 export function agentInfo(s: AgentServices): AgentInfo {
@@ -31,6 +34,7 @@ export function agentInfo(s: AgentServices): AgentInfo {
     xds: { socket: s.xds.socketPath, version: s.xds.version },
     reconciler: { runs: r.runs, failures: r.failures, lastDurationMs: r.lastDurationMs, lastRunAt: r.lastRunAt?.toISOString(), lastError: r.lastError },
     bpf: { pinRoot: s.datapath.pinRoot, mapIds: s.datapath.mapIds() },
+    cluster: s.cluster && s.options.cluster ? clusterStatus(s.cluster, s.options.cluster) : undefined,
   };
 }
 

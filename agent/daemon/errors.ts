@@ -11,6 +11,7 @@ export const AGENT_ERROR_CODES = {
   MESHD_ERR_AGENT_PROXY_START: 'the node proxy did not start, or did not accept its first configuration in time',
   MESHD_ERR_AGENT_START: 'a component of the agent failed to start; the ones already started were stopped',
   MESHD_ERR_AGENT_TEARDOWN: 'teardown could not remove everything the agent made',
+  MESHD_ERR_AGENT_CLUSTER_PUBLISH: 'a policy change was applied on this node but could not be written to etcd for the other nodes',
 } as const;
 
 export type AgentErrorCode = keyof typeof AGENT_ERROR_CODES;

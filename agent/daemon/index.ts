@@ -19,3 +19,5 @@ export { teardown, assertTornDown, unpinDatapath } from './teardown.js';
 export type { TeardownOptions, TeardownReport } from './teardown.js';
 export { readConfigDir, mergeConfigDir } from './config-dir.js';
 export type { ConfigDirOption, ConfigDirEntry } from './config-dir.js';
+export { clusterStatus, isClusterIdentity, CLUSTER_RECORD_FILE } from './cluster-link.js';
+export type { ClusterStatus, ClusterRecord } from './cluster-link.js';

@@ -47,3 +47,30 @@ test('values the agent cannot use are refused with MESHD_ERR_AGENT_INVALID_OPTIO
   }
   assert.equal(resolveAgentOptions({ metrics: '[::1]:9962' }).metrics, '[::1]:9962');
 });
+
+test('without --etcd the agent is a single node; with it the cluster options get their defaults', () => {
+  const single = resolveAgentOptions({});
+  assert.deepEqual([single.cluster, single.nodeIp, single.podCidr4, single.podCidr6], [undefined, undefined, undefined, undefined]);
+  const o = resolveAgentOptions({ etcd: ['http://127.0.0.1:2379', 'https://etcd-2:2379'], nodeIp: '10.0.0.11', podCidr4: '10.244.1.0/24', podCidr6: 'fd44:244:0:1::/64' });
+  assert.deepEqual(o.cluster, { endpoints: ['http://127.0.0.1:2379', 'https://etcd-2:2379'], prefix: 'meshd', leaseTtlSeconds: 15 });
+  assert.deepEqual([o.nodeIp, o.podCidr4, o.podCidr6], ['10.0.0.11', '10.244.1.0/24', 'fd44:244:0:1::/64']);
+});
+
+test('cluster options the agent cannot use are refused with MESHD_ERR_AGENT_INVALID_OPTION naming the option', () => {
+  const etcd = ['http://127.0.0.1:2379'];
+  const cases: Array<[Parameters<typeof resolveAgentOptions>[0], RegExp]> = [
+    [{ etcd: ['127.0.0.1:2379'] }, /--etcd/],
+    [{ etcd: ['ftp://x:1'] }, /--etcd/],
+    [{ etcdPrefix: 'p' }, /--etcd-prefix only applies/],
+    [{ etcdLeaseTtlSeconds: 5 }, /--etcd-lease-ttl only applies/],
+    [{ etcd, etcdPrefix: 'a/b' }, /--etcd-prefix/],
+    [{ etcd, etcdLeaseTtlSeconds: 1 }, /--etcd-lease-ttl/],
+    [{ nodeIp: '10.0.0' }, /--node-ip/],
+    [{ podCidr4: 'fd44::/64' }, /--pod-cidr4/],
+    [{ podCidr4: '10.244.1.0/33' }, /--pod-cidr4/],
+    [{ podCidr6: '10.244.1.0/24' }, /--pod-cidr6/],
+  ];
+  for (const [input, message] of cases) {
+    assert.throws(() => resolveAgentOptions(input), (err: { code?: string; message?: string }) => err.code === 'MESHD_ERR_AGENT_INVALID_OPTION' && message.test(err.message ?? ''), JSON.stringify(input));
+  }
+});

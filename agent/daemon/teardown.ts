@@ -3,14 +3,16 @@
 // every pod of the prefix (processes, netns, veths, cgroups), the pinned BPF links (detached) and
 // maps under the pin root, and the runtime files of the state directory. The identity, policy,
 // endpoint and FQDN state files stay unless `purge` is set (then the state directory goes).
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { Etcd3 } from 'etcd3';
 import { join } from 'node:path';
-import { BpfLink } from '../../bpf/index.js';
+import { BpfLink, teardownTproxyRouting } from '../../bpf/index.js';
 import { cleanupAll } from '../pods/index.js';
 import { proxyRecordPath, readProxyRecord, stopProcess } from '../proxy-supervisor/index.js';
 import { AgentError } from './errors.js';
 import { isProcessAlive, lockHolder } from './lock.js';
 import { removeRuntimeFiles } from './agent.js';
+import { CLUSTER_RECORD_FILE, type ClusterRecord } from './cluster-link.js';
 
 export interface TeardownOptions {
   stateDir: string;
@@ -29,12 +31,19 @@ export interface TeardownReport {
   pinRootRemoved: boolean;
   linksDetached: number;
   stateDirRemoved: boolean;
+  /** Cluster mode: the node's etcd lease was revoked (its pod IPs, node record and identity
+   *  references vanished from every node at once); undefined when the agent ran on its own. */
+  clusterLeaseRevoked: boolean | undefined;
+  /** --ingress-device: devices whose tcx link was detached; the BPF TPROXY routing rule and
+   *  route were then removed (tproxyRoutingRemoved). Absent when no device was attached. */
+  ingressDevicesDetached?: string[];
+  tproxyRoutingRemoved?: boolean;
   problems: string[];
 }
 
 export async function teardown(o: TeardownOptions): Promise<TeardownReport> {
   const problems: string[] = [];
-  const report: TeardownReport = { agentStopped: undefined, proxiesStopped: [], podsOf: o.nodePrefix, pinRootRemoved: false, linksDetached: 0, stateDirRemoved: false, problems };
+  const report: TeardownReport = { agentStopped: undefined, proxiesStopped: [], podsOf: o.nodePrefix, pinRootRemoved: false, linksDetached: 0, stateDirRemoved: false, clusterLeaseRevoked: undefined, problems };
 
   const agentPid = lockHolder(o.stateDir);
   if (agentPid !== undefined && agentPid !== process.pid) {
@@ -46,6 +55,14 @@ export async function teardown(o: TeardownOptions): Promise<TeardownReport> {
       await sleep(100);
     }
     report.agentStopped = agentPid;
+  }
+
+  // After the agent stopped (it releases its lease without revoking, as on a restart): the node
+  // leaves the cluster for good, so its records go now rather than after the lease TTL.
+  const clusterRecord = readClusterRecord(o.stateDir);
+  if (clusterRecord) {
+    // Not a teardown problem when it fails: etcd drops the records after the lease TTL anyway.
+    report.clusterLeaseRevoked = (await revokeLease(clusterRecord)).ok;
   }
 
   for (const role of ['', 'builtin']) {
@@ -64,6 +81,18 @@ export async function teardown(o: TeardownOptions): Promise<TeardownReport> {
 
   const unpinned = unpinDatapath(o.pinRoot);
   report.linksDetached = unpinned.linksDetached;
+  if (unpinned.devicesDetached.length > 0) {
+    // The routing came with the devices (agent/daemon/tproxy-ingress.ts): an agent that never
+    // attached one leaves a rule another agent of this network namespace may rely on.
+    report.ingressDevicesDetached = unpinned.devicesDetached;
+    try {
+      teardownTproxyRouting();
+      report.tproxyRoutingRemoved = true;
+    } catch (err) {
+      report.tproxyRoutingRemoved = false;
+      problems.push((err as Error).message);
+    }
+  }
   report.pinRootRemoved = !existsSync(o.pinRoot);
   problems.push(...unpinned.problems);
 
@@ -89,9 +118,31 @@ export function assertTornDown(report: TeardownReport): void {
  * Detaches every link pinned under links/<cgroup id>/ (unpinning alone would leave an attached
  * program in the cgroup for as long as the cgroup lives), then removes the maps and the root.
  */
-export function unpinDatapath(pinRoot: string): { linksDetached: number; problems: string[] } {
+export function unpinDatapath(pinRoot: string): { linksDetached: number; devicesDetached: string[]; problems: string[] } {
   const problems: string[] = [];
   let linksDetached = 0;
+  const devicesDetached: string[] = [];
+  // --ingress-device links (tcx, devices/<ifname>/): detached explicitly, like the cgroup links.
+  const devices = join(pinRoot, 'devices');
+  if (existsSync(devices)) {
+    for (const ifname of readdirSync(devices)) {
+      for (const name of readdirSync(join(devices, ifname))) {
+        try {
+          const link = BpfLink.openPinned(join(devices, ifname, name));
+          try {
+            link.detach();
+            linksDetached++;
+          } finally {
+            link.close();
+          }
+        } catch (err) {
+          // The device is gone already: the kernel severed the link with it.
+          if (!/ENOENT|ENOLINK|no such/i.test((err as Error).message)) problems.push(`link devices/${ifname}/${name}: ${(err as Error).message}`);
+        }
+      }
+      devicesDetached.push(ifname);
+    }
+  }
   const links = join(pinRoot, 'links');
   if (existsSync(links)) {
     for (const cg of readdirSync(links)) {
@@ -116,7 +167,30 @@ export function unpinDatapath(pinRoot: string): { linksDetached: number; problem
   } catch (err) {
     problems.push(`pin root ${pinRoot}: ${(err as Error).message}`);
   }
-  return { linksDetached, problems };
+  return { linksDetached, devicesDetached, problems };
+}
+
+function readClusterRecord(stateDir: string): ClusterRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(join(stateDir, CLUSTER_RECORD_FILE), 'utf8')) as Partial<ClusterRecord>;
+    if (!Array.isArray(r.endpoints) || typeof r.leaseId !== 'string' || r.leaseId === '') return undefined;
+    return { endpoints: r.endpoints.map(String), prefix: String(r.prefix ?? ''), nodeName: String(r.nodeName ?? ''), leaseId: r.leaseId };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bounded (3 s): a teardown must not hang on an unreachable etcd. A lease already gone counts as revoked. */
+async function revokeLease(record: ClusterRecord): Promise<{ ok: boolean }> {
+  const client = new Etcd3({ hosts: record.endpoints, dialTimeout: 2000 });
+  try {
+    await client.leaseClient.leaseRevoke({ ID: record.leaseId }, { deadline: Date.now() + 3000 });
+    return { ok: true };
+  } catch (err) {
+    return { ok: /not found|NotFound|requested lease/i.test((err as Error).message) };
+  } finally {
+    client.close();
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -6,7 +6,7 @@
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Datapath, EndpointAttachment } from '../../bpf/index.js';
-import type { Endpoint, IdentityAllocator, LabelSet, Repository, SelectorCache } from '../../policy/index.js';
+import type { Endpoint, LabelSet, Repository, SelectorCache } from '../../policy/index.js';
 import { createPod, deletePod, setupNode, type NodeNetwork } from '../pods/index.js';
 import type { ApiRequest, ApiRoute } from '../api/index.js';
 import { EndpointError } from './errors.js';
@@ -54,15 +54,37 @@ export interface EndpointLogger {
   warn(obj: object, msg: string): void;
 }
 
+/**
+ * Where endpoints take their identities from: the node's IdentityAllocator (synchronous), or in
+ * cluster mode the cluster-wide allocator (agent/cluster, asynchronous: an etcd transaction).
+ */
+export interface EndpointIdentitySource {
+  allocate(labels: LabelSet): { id: number; isNew: boolean } | Promise<{ id: number; isNew: boolean }>;
+  release(labels: LabelSet): { id: number; refCount: number } | undefined | Promise<{ id: number; refCount: number } | undefined>;
+}
+
+/** Cluster mode: the shared ipcache the endpoints' addresses are published to for the other nodes. */
+export interface EndpointPublisher {
+  publish(entry: { ip: string; identity: number; pod: string }): Promise<void>;
+  unpublish(ip: string): Promise<void>;
+  /**
+   * Whether the cluster's identity feed keeps `id` in the SelectorCache: then the manager does not
+   * remove it when this node's last endpoint of it goes (other nodes' pods may still hold it).
+   */
+  ownsIdentity(id: number): boolean;
+}
+
 export interface EndpointManagerOptions {
   stateDir: string;
   /** From setupNode(prefix): pods get the agent's prefix and cgroup tree. */
   node: NodeNetwork;
   datapath: Datapath;
-  allocator: IdentityAllocator;
+  allocator: EndpointIdentitySource;
   selectorCache: SelectorCache;
   repository: Repository;
   logger: EndpointLogger;
+  /** Cluster mode (`--etcd`): publish every endpoint's addresses; absent on a single node. */
+  publisher?: EndpointPublisher;
   /** Called after endpoints were added or removed (the reconciler installs their policies). */
   onChange(ids: string[]): Promise<void>;
   /** Whether the endpoint runs in audit mode (agent flag, or an audit policy selects it); default never. */
@@ -90,7 +112,7 @@ export class EndpointManager {
 
   /** Restores endpoints.json: pods that still exist are re-adopted, vanished ones cleaned up. */
   static async open(o: EndpointManagerOptions): Promise<EndpointManager> {
-    await setupNode({ prefix: o.node.prefix });
+    await setupNode({ prefix: o.node.prefix, podCidr4: o.node.podCidr4, podCidr6: o.node.podCidr6 });
     mkdirSync(join(o.stateDir, 'pods'), { recursive: true });
     let state: EndpointsState | undefined;
     try {
@@ -105,7 +127,7 @@ export class EndpointManager {
       const id = `${stored.namespace}/${stored.name}`;
       if (podExists(stored)) {
         try {
-          manager.#register(stored);
+          await manager.#register(stored);
           restored.push(id);
           continue;
         } catch (err) {
@@ -178,7 +200,8 @@ export class EndpointManager {
         throw new EndpointError('MESHD_ERR_ENDPOINT_INVALID_REQUEST', `command ${JSON.stringify(r.command[0])} was not found${r.command[0]!.includes('/') ? '' : ' in PATH'} or is not executable`, { hint: 'give the full path of the program' });
       }
       const endpointId = this.#allocateEndpointId();
-      const pod = await createPod({ name: podName });
+      // The node's ranges (--pod-cidr4/6, agent/pods' defaults otherwise), as setupNode chose them.
+      const pod = await createPod({ name: podName }, { prefix: this.#o.node.prefix, podCidr4: this.#o.node.podCidr4, podCidr6: this.#o.node.podCidr6 });
       const stored: StoredEndpoint = {
         name: r.name,
         namespace: r.namespace,
@@ -198,11 +221,11 @@ export class EndpointManager {
         logFile: join(this.#o.stateDir, 'pods', `${r.namespace}_${r.name}.log`),
       };
       try {
-        const registered = this.#register(stored);
+        const registered = await this.#register(stored);
         await this.#save();
         return registered;
       } catch (err) {
-        this.#unregister(stored);
+        await this.#unregister(stored);
         await deletePod(podName).catch(() => undefined);
         throw err;
       }
@@ -226,7 +249,7 @@ export class EndpointManager {
       const live = this.#endpoints.get(id);
       if (!live) throw new EndpointError('MESHD_ERR_ENDPOINT_NOT_FOUND', `no pod ${id} runs on this node`, { hint: 'meshd pod list shows the pods' });
       const before = this.#info(live);
-      this.#unregister(live.stored);
+      await this.#unregister(live.stored);
       await this.#save();
       // The pod's processes, veth, netns and cgroup go last: once it is out of the maps.
       await deletePod(live.stored.podName);
@@ -239,6 +262,32 @@ export class EndpointManager {
 
   /** Stops taking requests once those in progress are done (each saved its change already).
    *  Pods, their processes and their datapath entries stay. */
+  /**
+   * Cluster mode: the cluster re-minted the identity of `labels` (this node lost its lease and the
+   * old id was freed meanwhile). Every endpoint of those labels moves to the new id: ipcache,
+   * datapath, selector cache, published entries. Returns the endpoints that changed.
+   */
+  async reassignIdentity(labels: LabelSet, oldId: number, newId: number): Promise<string[]> {
+    return this.#exclusive(async () => {
+      const changed: string[] = [];
+      for (const [id, live] of this.#endpoints) {
+        if (live.identityLabels.canonicalKey !== labels.canonicalKey || live.stored.identity !== oldId) continue;
+        live.stored.identity = newId;
+        this.#o.selectorCache.addIdentity(newId, live.identityLabels);
+        this.#o.datapath.ipcache.upsert(`${live.stored.ipv4}/32`, newId);
+        this.#o.datapath.ipcache.upsert(`${live.stored.ipv6}/128`, newId);
+        this.#o.datapath.attachEndpoint(this.#attachment(live.stored));
+        await this.#publish(live.stored);
+        changed.push(id);
+      }
+      if (changed.length > 0) {
+        await this.#save();
+        this.#o.logger.warn({ endpoints: changed, oldIdentity: oldId, newIdentity: newId }, 'the cluster re-assigned the identity of these pods');
+      }
+      return changed;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -267,7 +316,7 @@ export class EndpointManager {
   // ---- internals --------------------------------------------------------------------------
 
   /** Identity, selector cache, ipcache, datapath, repository: everything but the pod itself. */
-  #register(stored: StoredEndpoint): Live {
+  async #register(stored: StoredEndpoint): Promise<Live> {
     const id = `${stored.namespace}/${stored.name}`;
     const endpoint: Endpoint = this.#o.repository.upsertEndpoint({
       name: stored.name,
@@ -278,7 +327,7 @@ export class EndpointManager {
     });
     let allocated = false;
     try {
-      const { id: identity } = this.#o.allocator.allocate(endpoint.identityLabels);
+      const { id: identity } = await this.#o.allocator.allocate(endpoint.identityLabels);
       allocated = true;
       stored.identity = identity;
       this.#o.selectorCache.addIdentity(identity, endpoint.identityLabels);
@@ -287,9 +336,11 @@ export class EndpointManager {
       this.#o.datapath.attachEndpoint(this.#attachment(stored));
     } catch (err) {
       this.#o.repository.deleteEndpoint(id);
-      if (allocated) this.#releaseIdentity(endpoint.identityLabels);
+      if (allocated) await this.#releaseIdentity(endpoint.identityLabels);
       throw err;
     }
+    // After the local datapath knows the pod: other nodes may then send to it at once.
+    await this.#publish(stored);
     const live: Live = { stored, identityLabels: endpoint.identityLabels };
     this.#endpoints.set(id, live);
     this.#byIp.set(stored.ipv4, live);
@@ -298,28 +349,59 @@ export class EndpointManager {
   }
 
   /** Undoes #register (each step tolerates a half-registered endpoint). */
-  #unregister(stored: StoredEndpoint): void {
+  async #unregister(stored: StoredEndpoint): Promise<void> {
     const id = `${stored.namespace}/${stored.name}`;
     const live = this.#endpoints.get(id);
+    // The other nodes first: they stop sending to the pod before its address is gone here.
+    await this.#unpublish(stored);
     if (this.#o.datapath.attachedEndpoints().some((e) => e.id === stored.endpointId)) this.#o.datapath.detachEndpoint(stored.endpointId);
     this.#o.datapath.ipcache.delete(`${stored.ipv4}/32`);
     this.#o.datapath.ipcache.delete(`${stored.ipv6}/128`);
-    if (live) this.#releaseIdentity(live.identityLabels);
+    if (live) await this.#releaseIdentity(live.identityLabels);
     this.#o.repository.deleteEndpoint(id);
     this.#endpoints.delete(id);
     this.#byIp.delete(stored.ipv4);
     this.#byIp.delete(stored.ipv6.toLowerCase());
   }
 
-  #releaseIdentity(labels: LabelSet): void {
-    const released = this.#o.allocator.release(labels);
-    if (released && released.refCount === 0) this.#o.selectorCache.removeIdentity(released.id);
+  async #releaseIdentity(labels: LabelSet): Promise<void> {
+    const released = await this.#o.allocator.release(labels);
+    // In cluster mode the cluster feed removes cluster-wide ids (pods of other nodes may hold them).
+    if (released && released.refCount === 0 && !this.#o.publisher?.ownsIdentity(released.id)) this.#o.selectorCache.removeIdentity(released.id);
+  }
+
+  /** Cluster mode: a failure is logged, not thrown — the pod works on this node, and the entry
+   *  is put again with every other record of the node when its lease is renewed. */
+  async #publish(stored: StoredEndpoint): Promise<void> {
+    const publisher = this.#o.publisher;
+    if (!publisher) return;
+    const pod = `${stored.namespace}/${stored.name}`;
+    try {
+      await publisher.publish({ ip: stored.ipv4, identity: stored.identity, pod });
+      await publisher.publish({ ip: stored.ipv6, identity: stored.identity, pod });
+    } catch (err) {
+      this.#o.logger.warn({ endpoint: pod, code: (err as { code?: string }).code, err: (err as Error).message }, 'cannot publish the pod to the cluster now; other nodes learn it when etcd is back');
+    }
+  }
+
+  async #unpublish(stored: StoredEndpoint): Promise<void> {
+    const publisher = this.#o.publisher;
+    if (!publisher) return;
+    for (const ip of [stored.ipv4, stored.ipv6]) {
+      try {
+        await publisher.unpublish(ip);
+      } catch (err) {
+        // Not retried: the entry goes with this node's lease at the latest.
+        this.#o.logger.warn({ endpoint: `${stored.namespace}/${stored.name}`, ip, err: (err as Error).message }, 'cannot withdraw the pod address from the cluster now');
+      }
+    }
   }
 
   /** A pod of endpoints.json whose netns or cgroup is gone: remove whatever is left of it. */
   async #cleanVanished(stored: StoredEndpoint): Promise<void> {
     const id = `${stored.namespace}/${stored.name}`;
     try {
+      await this.#unpublish(stored);
       if (this.#o.datapath.attachedEndpoints().some((e) => e.id === stored.endpointId)) this.#o.datapath.detachEndpoint(stored.endpointId);
       this.#o.datapath.ipcache.delete(`${stored.ipv4}/32`);
       this.#o.datapath.ipcache.delete(`${stored.ipv6}/128`);

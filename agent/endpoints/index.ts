@@ -1,6 +1,6 @@
 // Public entry of agent/endpoints: pods run through the agent as policy endpoints (issue 8).
 export { EndpointManager } from './endpoint-manager.js';
-export type { EndpointInfo, EndpointStatus, EndpointManagerOptions, EndpointLogger } from './endpoint-manager.js';
+export type { EndpointInfo, EndpointStatus, EndpointManagerOptions, EndpointLogger, EndpointIdentitySource, EndpointPublisher } from './endpoint-manager.js';
 export { checkPodRunRequest, DEFAULT_NAMESPACE } from './request.js';
 export type { PodRunRequest, CheckedPodRunRequest } from './request.js';
 export { spawnInPod, podExists, resolveExecutable, processStartTime, isSameProcessRunning } from './pod-process.js';

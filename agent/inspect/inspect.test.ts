@@ -285,6 +285,18 @@ describe('status', () => {
     assert.equal(noProxy.components.find((c) => c.name === 'proxy')!.health, 'off');
     assert.equal(noProxy.health, 'ok');
   });
+
+  test('shows the cluster in cluster mode, degraded while etcd is unreachable, and nothing on a single node', () => {
+    const view = { etcd: ['http://192.168.250.1:2379'], prefix: 'meshd', connected: true, leaseId: '1', leaseGeneration: 1, revision: 42, nodes: [{ name: 'n1', nodeIp: '192.168.250.11', podCidrs: ['10.244.1.0/24'] }], identities: 3, remotePods: 4, policies: 1 };
+    const up = agentStatus(statusSources({ cluster: () => view }));
+    const component = up.components.find((c) => c.name === 'cluster')!;
+    assert.equal(component.health, 'ok');
+    assert.match(component.summary, /1 nodes, revision 42, 3 identities, 4 remote pods/);
+    const down = agentStatus(statusSources({ cluster: () => ({ ...view, connected: false }) }));
+    assert.equal(down.components.find((c) => c.name === 'cluster')!.health, 'degraded');
+    assert.equal(down.health, 'degraded');
+    assert.equal(agentStatus(statusSources()).components.find((c) => c.name === 'cluster'), undefined);
+  });
 });
 
 describe('xds status', () => {

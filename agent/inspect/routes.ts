@@ -10,6 +10,7 @@ import type { FqdnState } from '../fqdn/index.js';
 import type { FlowStoreStats } from '../flows/index.js';
 import type { ProxyInfo } from '../proxy-supervisor/index.js';
 import type { XdsPublisherStatus } from '../xds-publish/index.js';
+import { clusterStatus } from '../daemon/index.js';
 import { bpfPolicyOf } from './bpf-policy.js';
 import type { BpfPolicySources } from './bpf-policy.js';
 import { fqdnCacheOf, fqdnCounts } from './fqdn-cache.js';
@@ -39,6 +40,8 @@ export interface InspectServices {
   builtinHelper?: { info(): ProxyInfo } | undefined;
   ports: { kernel: PolicyTranslationOptions['proxyPortOf'] };
   reconciler?: { stats: { runs: number; failures: number; lastError: string | undefined; lastRunAt: Date | undefined } };
+  /** Cluster mode: the etcd-backed state, and the options it was joined with. */
+  cluster?: Parameters<typeof clusterStatus>[0] | undefined;
 }
 
 export interface InspectRouteOptions {
@@ -82,6 +85,10 @@ export function inspectRoutes(s: InspectServices, o: InspectRouteOptions = {}): 
           fqdn: () => fqdnCounts(s.fqdn.snapshot()),
           flows: () => s.flows.stats(),
           ...(s.reconciler ? { reconciler: () => s.reconciler!.stats } : {}),
+          cluster: () => {
+            const cluster = (s.options as { cluster?: { endpoints: string[]; prefix: string } }).cluster;
+            return s.cluster && cluster ? clusterStatus(s.cluster, cluster) : undefined;
+          },
         }),
     },
     { method: 'GET', path: '/v1/identities', handler: async () => ({ identities: listIdentities(identitySources) }) },

@@ -2,6 +2,7 @@
 import type { FlowStoreStats } from '../flows/index.js';
 import type { ProxyInfo } from '../proxy-supervisor/index.js';
 import type { XdsPublisherStatus } from '../xds-publish/index.js';
+import type { ClusterStatus } from '../daemon/index.js';
 import type { MapStat } from './map-stats.js';
 import { formatDuration, percent, renderTable } from './table.js';
 
@@ -22,6 +23,8 @@ export interface StatusSources {
   fqdn(): { names: number; ips: number; zombies: number };
   flows(): FlowStoreStats;
   reconciler?(): { runs: number; failures: number; lastError: string | undefined; lastRunAt: Date | undefined };
+  /** Cluster mode (`--etcd`): the agent's view of etcd; undefined on a single node. */
+  cluster?(): ClusterStatus | undefined;
 }
 
 export interface ComponentStatus {
@@ -121,6 +124,15 @@ export function agentStatus(s: StatusSources, now = new Date()): AgentStatus {
       // lastError is the error of the last run while it failed (the reconciler clears it on success).
       health: reconciler.lastError !== undefined ? 'degraded' : 'ok',
       summary: `${reconciler.runs} runs, ${reconciler.failures} failed${reconciler.lastError ? `; last error: ${reconciler.lastError}` : ''}`,
+    });
+  }
+  const cluster = s.cluster?.();
+  if (cluster) {
+    components.push({
+      name: 'cluster',
+      // Disconnected from etcd the node keeps enforcing what it has, but learns nothing new.
+      health: cluster.connected ? 'ok' : 'degraded',
+      summary: `etcd ${cluster.etcd.join(',')} prefix ${cluster.prefix}${cluster.connected ? '' : ' (disconnected)'}: ${cluster.nodes.length} nodes, revision ${cluster.revision}, ${cluster.identities} identities, ${cluster.remotePods} remote pods`,
     });
   }
   const health: Health = components.some((c) => c.health === 'down' || c.health === 'degraded') ? 'degraded' : 'ok';

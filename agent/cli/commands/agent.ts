@@ -6,7 +6,7 @@ import { AGENT_SPECS } from '../specs/agent.js';
 import type { CommandContext } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import type { ParsedArgs } from '../parsed-args.js';
-import { getString, hasFlag } from '../parsed-args.js';
+import { getList, getString, hasFlag } from '../parsed-args.js';
 
 /** The command line with the --config-dir files added (the command line wins); throws MESHD_ERR_AGENT_INVALID_OPTION naming a bad file. */
 export function withConfigDir(args: ParsedArgs): ParsedArgs {
@@ -58,6 +58,22 @@ export function parseAgentOptions(commandLine: ParsedArgs): AgentOptions {
   if (k8sNodeName !== undefined) o.k8sNodeName = k8sNodeName;
   const kubeconfig = str('kubeconfig');
   if (kubeconfig !== undefined) o.kubeconfig = kubeconfig;
+  const etcd = str('etcd');
+  if (etcd !== undefined) o.etcd = etcd.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const etcdPrefix = str('etcd-prefix');
+  if (etcdPrefix !== undefined) o.etcdPrefix = etcdPrefix;
+  const ttl = int('etcd-lease-ttl');
+  if (ttl !== undefined) o.etcdLeaseTtlSeconds = ttl;
+  const nodeIp = str('node-ip');
+  if (nodeIp !== undefined) o.nodeIp = nodeIp;
+  const podCidr4 = str('pod-cidr4');
+  if (podCidr4 !== undefined) o.podCidr4 = podCidr4;
+  const podCidr6 = str('pod-cidr6');
+  if (podCidr6 !== undefined) o.podCidr6 = podCidr6;
+  // Repeatable, and comma-separated for --config-dir (one file holds one value).
+  const ingressDevices = getList(args, 'ingress-device').flatMap((v) => v.split(',')).map((d) => d.trim());
+  if (ingressDevices.some((d) => d === '')) throw new UsageError('--ingress-device needs a device name');
+  if (ingressDevices.length > 0) o.ingressDevices = ingressDevices;
   return o;
 }
 
@@ -86,7 +102,8 @@ export async function run(args: ParsedArgs, { io }: CommandContext): Promise<0 |
       `meshd agent: ready; node ${o.nodeName}, api ${o.stateDir}/meshd.sock, xds ${agent.services.xds.socketPath} (version ${agent.services.xds.version})` +
         `${proxy ? `, ${proxy.mode} proxy pid ${proxy.pid}${proxy.adopted ? ' (adopted)' : ''}` : ''}` +
         `, ${agent.services.endpoints.list().length + (agent.services.k8s?.pods.list().length ?? 0)} endpoint(s), ${agent.services.policies.list().length} policy(ies)` +
-        `${o.k8s ? `, kubernetes node ${o.k8s.nodeName}` : ''}\n`,
+        `${o.k8s ? `, kubernetes node ${o.k8s.nodeName}` : ''}` +
+        `${agent.services.cluster ? `, cluster ${o.cluster!.endpoints.join(',')} prefix ${o.cluster!.prefix} (${agent.services.cluster.nodes.list().length} node(s))` : ''}\n`,
     );
     const got = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
     await agent.stop();

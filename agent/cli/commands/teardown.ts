@@ -22,6 +22,7 @@ export async function run(args: ParsedArgs, { io }: CommandContext): Promise<0 |
     `removed the pods of prefix ${report.podsOf}`,
     `${report.pinRootRemoved ? 'removed' : 'could not remove'} the pin root ${pinRoot} (${report.linksDetached} link(s) detached)`,
     report.stateDirRemoved ? `removed the state directory ${stateDir}` : `removed the runtime files of ${stateDir}`,
+    ...(report.clusterLeaseRevoked === undefined ? [] : [report.clusterLeaseRevoked ? 'left the cluster (etcd lease revoked)' : 'could not reach etcd to leave the cluster (its records expire with the lease TTL)']),
   ];
   io.stdout(`meshd teardown: ${lines.join('; ')}\n`);
   assertTornDown(report);
