@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { BuiltinProxy } from '../../proxylib/index.js';
 import { RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText } from '../../policy/index.js';
+import { fromBinary } from '@bufbuild/protobuf';
+import { TYPE_URL, messageSchemaOfUrl } from '../../xds/index.js';
 import { XdsPublisher, XDS_STATE_FILE } from './xds-publisher.js';
 import { proxyPortPlan } from './proxy-ports.js';
 import type { XdsPublishInput } from './xds-publisher.js';
@@ -99,6 +101,33 @@ test('a corrupt xds.json is moved aside with a warning and numbering starts agai
       assert.equal(existsSync(join(stateDir, XDS_STATE_FILE)), false);
     } finally {
       await publisher.close();
+    }
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('with transparentIngress the ingress listeners of the snapshot are transparent, without it none is', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'meshd-xds-publish-'));
+  const w = world();
+  // The snapshot holds encoded resources: decode the listeners as the proxy would.
+  const schema = messageSchemaOfUrl(TYPE_URL.listener)!;
+  const listenersOf = (p: XdsPublisher): Array<{ name: string; transparent: boolean }> =>
+    [...(p.cache.getSnapshot(NODE)?.resources(TYPE_URL.listener).values() ?? [])].map((r) => {
+      const listener = fromBinary(schema, r.body) as unknown as { name: string; transparent?: boolean };
+      return { name: listener.name, transparent: listener.transparent === true };
+    });
+  try {
+    for (const transparentIngress of [true, false]) {
+      const publisher = await XdsPublisher.start({ stateDir, logger, nodes: [{ nodeId: NODE, target: 'builtin' }], proxyAddresses: ['127.0.0.1'], ports: proxyPortPlan(46001), transparentIngress });
+      try {
+        publisher.publish(w.input(true));
+        const listeners = listenersOf(publisher);
+        // The policy has one ingress HTTP redirect: the listener on the ingress HTTP port (base + 1).
+        assert.deepEqual(listeners, [{ name: 'meshd/tcp/46002', transparent: transparentIngress }]);
+      } finally {
+        await publisher.close();
+      }
     }
   } finally {
     rmSync(stateDir, { recursive: true, force: true });

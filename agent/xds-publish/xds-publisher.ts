@@ -32,6 +32,9 @@ export interface XdsPublisherOptions {
   /** The node proxy addresses listeners bind (gateway4, gateway6). */
   proxyAddresses: readonly string[];
   ports: ProxyPortPlan;
+  /** Ingress TCP listeners bound IP_TRANSPARENT, for connections BPF TPROXY assigns to them from
+   *  other nodes (the agent's --ingress-device); default false. */
+  transparentIngress?: boolean;
 }
 
 /** The agent's view a snapshot is computed from. */
@@ -178,6 +181,7 @@ export class XdsPublisher {
         ipcache: input.ipcache,
         proxyAddresses: this.#o.proxyAddresses,
         proxyPortOf: (key: RedirectKey) => (node.kinds === undefined || node.kinds.includes(key.l7) ? this.#o.ports.xds(key) : undefined),
+        ...(this.#o.transparentIngress === true ? { options: { transparentIngress: true } } : {}),
       });
       for (const s of translation.skipped) skipped.push({ ...s, nodeId: node.nodeId });
       for (const w of translation.warnings) warnings.push(`${node.nodeId}: ${w}`);
