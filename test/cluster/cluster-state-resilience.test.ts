@@ -156,6 +156,27 @@ describe('cluster state when etcd goes away', () => {
     }
   });
 
+  test('a pod IP published while etcd is unreachable reaches the other nodes once etcd is back, before the lease expires', async () => {
+    const prefix = uniquePrefix('publish-cut');
+    const nodes: TestNode[] = [];
+    let relay: EtcdRelay | undefined;
+    try {
+      relay = await etcd.relay();
+      nodes.push(await openTestNode({ url: etcd.url, prefix, index: 0 }));
+      nodes.push(await openTestNode({ url: relay.url, prefix, index: 1, leaseTtlSeconds: 60 }));
+      const [a, c] = nodes as [TestNode, TestNode];
+      await relay.cut();
+      // The put fails (etcd is away); the caller logs it and goes on, as the agent does.
+      await assert.rejects(c.ipcache.publish({ ip: '10.244.1.77', identity: 4242, pod: 'default/late' }));
+      assert.equal(a.ipcache.get('10.244.1.77'), undefined);
+      await relay.restore();
+      await waitFor('the failed publish is retried and seen by the other node', async () => a.ipcache.get('10.244.1.77')?.identity === 4242, 20_000);
+    } finally {
+      await closeAll(nodes);
+      await relay?.close();
+    }
+  });
+
   test('joining a cluster whose etcd does not answer fails with MESHD_ERR_CLUSTER_ETCD_UNREACHABLE', async () => {
     const port = await freePort();
     const started = Date.now();
