@@ -1,5 +1,5 @@
 # meshd — the two commands a fresh machine needs are `make demo` and `make test`.
-.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns test-agent test-e2e test-cluster demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns bench-agent lint clean
+.PHONY: all setup gen-kafka build build-ts build-bpf test test-unit test-corpus test-fuzz test-bpf test-xds test-proxy test-kafka test-dns test-agent test-e2e test-cluster demo bench bench-bpf bench-xds bench-http bench-kafka bench-dns bench-agent bench-cluster bench-cluster-enforce lint clean
 
 NODE ?= node
 
@@ -81,6 +81,13 @@ bench-dns: build
 
 bench-agent: build
 	@$(NODE) dist/bench/agent-apply.js
+
+bench-cluster: build
+	@$(NODE) dist/bench/cluster-identities.js
+
+# New pod -> enforced on another node; it needs the test fabric, so it lives in test/cluster.
+bench-cluster-enforce: build
+	@$(NODE) dist/test/cluster/fabric-enforce.js
 
 # Regenerate the Kafka codec's schema extract and generated types. KAFKA_SCHEMAS is the
 # clients/src/main/resources/common/message directory of an apache/kafka checkout; without it only
