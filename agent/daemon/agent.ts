@@ -274,15 +274,29 @@ export class Agent {
     const k8sPods = options.k8s
       ? new K8sPodRegistry({
           datapath,
-          allocator,
+          // Cluster mode (--k8s --etcd): the cluster's identities, the pods published to etcd.
+          allocator: cluster ? cluster.identities : allocator,
           selectorCache,
           repository,
           logger: log('k8s-pods'),
+          ...(cluster ? { publisher: clusterPublisher(cluster) } : {}),
           auditModeOf,
           reservedEndpointIds: () => endpoints.list().map((e) => e.endpointId),
           onChange: (ids) => (isStarted ? reconciler.request({ endpoints: ids }) : Promise.resolve()),
         })
       : undefined;
+    if (cluster && k8sPods) {
+      const pods = k8sPods;
+      stack.push({
+        name: 'cluster-reassign-k8s',
+        stop: cluster.identities.onIdentityReassigned((labels, oldId, newId) => {
+          void pods
+            .reassignIdentity(labels, oldId, newId)
+            .then((ids) => (ids.length > 0 && isStarted ? reconciler.request({ endpoints: ids }) : undefined))
+            .catch((err: unknown) => log('cluster').error({ err: errorFields(err) }, 'cluster: cannot move Kubernetes pods to their re-assigned identity'));
+        }),
+      });
+    }
     const allEndpoints = (): EndpointInfo[] => [...endpoints.list(), ...(k8sPods?.list() ?? [])];
 
     const regenerator = new EndpointPolicyRegenerator({

@@ -3,16 +3,18 @@
 // endpoint the way EndpointManager registers its own pods: an identity from its labels (pod,
 // namespace, service account, namespace labels), the selector cache, the ipcache for its
 // addresses, the Repository, and the datapath's programs on the pod's cgroup once that cgroup is
-// found in the host's cgroup v2 tree (the kubelet's, found by the pod's uid).
+// found in the host's cgroup v2 tree (the kubelet's, found by the pod's uid). In cluster mode
+// (`--k8s --etcd`) identities are the cluster's and each pod's addresses are published to etcd,
+// exactly as EndpointManager does for its own pods: the same labels get the same id on every node.
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Datapath, EndpointAttachment } from '../../bpf/index.js';
-import { MeshdError, type IdentityAllocator, type LabelSet, type Repository, type SelectorCache } from '../../policy/index.js';
+import { MeshdError, type LabelSet, type Repository, type SelectorCache } from '../../policy/index.js';
 import type { ApiRoute } from '../api/index.js';
 import type { K8sEndpointSink, K8sEndpointSpec } from '../k8s/index.js';
 import { cgroup2Mount } from '../pods/index.js';
-import type { EndpointInfo, EndpointLogger, EndpointStatus } from './endpoint-manager.js';
+import type { EndpointIdentitySource, EndpointInfo, EndpointLogger, EndpointPublisher, EndpointStatus } from './endpoint-manager.js';
 
 /** The largest endpoint id: the datapath's policy map holds 65536 endpoints. */
 const MAX_ENDPOINT_ID = 65535;
@@ -114,10 +116,13 @@ function walkKubepods(root: string, qosClass: string | undefined, visit: (path: 
 
 export interface K8sPodRegistryOptions {
   datapath: Datapath;
-  allocator: IdentityAllocator;
+  /** The node's IdentityAllocator, or in cluster mode the cluster's (asynchronous: etcd). */
+  allocator: EndpointIdentitySource;
   selectorCache: SelectorCache;
   repository: Repository;
   logger: EndpointLogger;
+  /** Cluster mode (`--etcd`): publish every pod's addresses for the other nodes; absent on a single node. */
+  publisher?: EndpointPublisher;
   /** Called after endpoints were added, changed or removed (the reconciler installs their policies). */
   onChange(ids: string[]): Promise<void>;
   /** Whether the endpoint runs in audit mode (agent flag, or an audit policy selects it); default never. */
@@ -165,10 +170,10 @@ export class K8sPodRegistry implements K8sEndpointSink {
     const old = this.#pods.get(spec.id);
     if (old && old.spec.uid !== spec.uid) {
       // Same name, new pod (a StatefulSet's replacement): the old one is gone, with its cgroup.
-      this.#unregister(old);
+      await this.#unregister(old);
     }
     const current = this.#pods.get(spec.id);
-    const reg = current ? this.#update(current, spec) : this.#register(spec);
+    const reg = current ? await this.#update(current, spec) : await this.#register(spec);
     this.#attachIfFound(reg);
     await this.#o.onChange([spec.id]);
   }
@@ -176,7 +181,7 @@ export class K8sPodRegistry implements K8sEndpointSink {
   async onPodDelete(ref: { id: string; namespace: string; name: string; uid: string | undefined }): Promise<void> {
     const reg = this.#pods.get(ref.id);
     if (!reg || (ref.uid !== undefined && reg.spec.uid !== ref.uid)) return;
-    this.#unregister(reg);
+    await this.#unregister(reg);
     this.#o.logger.info({ endpoint: ref.id, endpointId: reg.endpointId }, 'Kubernetes pod unregistered');
     await this.#o.onChange([ref.id]);
   }
@@ -184,7 +189,7 @@ export class K8sPodRegistry implements K8sEndpointSink {
   async onPodSync(ids: string[]): Promise<void> {
     const present = new Set(ids);
     const gone = [...this.#pods.values()].filter((r) => !present.has(r.spec.id));
-    for (const reg of gone) this.#unregister(reg);
+    for (const reg of gone) await this.#unregister(reg);
     // Cgroups a previous agent attached whose pods are gone (the kubelet removed the cgroup):
     // detach them. The live ones stay attached, and their pods (added right after this sync)
     // get their ids back: no gap in enforcement across an agent restart.
@@ -250,6 +255,26 @@ export class K8sPodRegistry implements K8sEndpointSink {
     return [{ method: 'GET', path: '/v1/endpoints', handler: async () => ({ endpoints: this.statuses() }) }];
   }
 
+  /**
+   * Cluster mode: the cluster re-minted the identity of `labels` (this node lost its lease and the
+   * old id was freed meanwhile). Every pod of those labels moves to the new id: ipcache, datapath,
+   * selector cache, published entries. Returns the pods that changed.
+   */
+  async reassignIdentity(labels: LabelSet, oldId: number, newId: number): Promise<string[]> {
+    const changed: string[] = [];
+    for (const reg of this.#pods.values()) {
+      if (reg.identityLabels.canonicalKey !== labels.canonicalKey || reg.identity !== oldId) continue;
+      reg.identity = newId;
+      this.#o.selectorCache.addIdentity(newId, reg.identityLabels);
+      this.#addAddresses(reg);
+      if (reg.cgroupPath !== undefined) this.#o.datapath.attachEndpoint(this.#attachment(reg, reg.cgroupPath));
+      await this.#publish(reg);
+      changed.push(reg.spec.id);
+    }
+    if (changed.length > 0) this.#o.logger.warn({ endpoints: changed, oldIdentity: oldId, newIdentity: newId }, 'the cluster re-assigned the identity of these Kubernetes pods');
+    return changed;
+  }
+
   /** Stops taking updates. Registrations, attachments and the pods stay (a restarted agent relists). */
   close(): void {
     this.#closed = true;
@@ -257,11 +282,11 @@ export class K8sPodRegistry implements K8sEndpointSink {
 
   // ---- internals --------------------------------------------------------------------------
 
-  #register(spec: K8sEndpointSpec): Registered {
+  async #register(spec: K8sEndpointSpec): Promise<Registered> {
     const endpoint = this.#o.repository.upsertEndpoint(endpointSpecOf(spec));
     let identity: number;
     try {
-      identity = this.#o.allocator.allocate(endpoint.identityLabels).id;
+      identity = (await this.#o.allocator.allocate(endpoint.identityLabels)).id;
     } catch (err) {
       this.#o.repository.deleteEndpoint(spec.id);
       throw err;
@@ -271,33 +296,43 @@ export class K8sPodRegistry implements K8sEndpointSink {
     reg.endpointId = this.#allocateEndpointId(spec);
     this.#pods.set(spec.id, reg);
     this.#addAddresses(reg);
+    // After the local ipcache knows the pod: other nodes may then send to it at once.
+    await this.#publish(reg);
     this.#o.logger.info({ endpoint: spec.id, endpointId: reg.endpointId, identity, ips: spec.ips }, 'Kubernetes pod registered');
     return reg;
   }
 
   /** New labels, namespace labels or addresses of a registered pod: identity and ipcache follow. */
-  #update(reg: Registered, spec: K8sEndpointSpec): Registered {
+  async #update(reg: Registered, spec: K8sEndpointSpec): Promise<Registered> {
+    // Addresses the pod no longer has leave the cluster first (the other nodes stop sending there).
+    const kept = new Set(spec.ips.map((ip) => ip.toLowerCase()));
+    await this.#unpublish(reg, reg.spec.ips.filter((ip) => !kept.has(ip.toLowerCase())));
     this.#removeAddresses(reg);
     const endpoint = this.#o.repository.upsertEndpoint(endpointSpecOf(spec));
-    if (!endpoint.identityLabels.equals(reg.identityLabels)) {
-      const { id } = this.#o.allocator.allocate(endpoint.identityLabels);
+    const identityChanged = !endpoint.identityLabels.equals(reg.identityLabels);
+    if (identityChanged) {
+      const { id } = await this.#o.allocator.allocate(endpoint.identityLabels);
       this.#o.selectorCache.addIdentity(id, endpoint.identityLabels);
-      this.#releaseIdentity(reg.identityLabels);
+      await this.#releaseIdentity(reg.identityLabels);
       reg.identity = id;
       reg.identityLabels = endpoint.identityLabels;
     }
+    const addressesChanged = spec.ips.length !== reg.spec.ips.length || spec.ips.some((ip, i) => ip.toLowerCase() !== reg.spec.ips[i]?.toLowerCase());
     reg.spec = spec;
     this.#addAddresses(reg);
+    if (identityChanged || addressesChanged) await this.#publish(reg);
     // The kernel's endpoint entry carries the identity and addresses: rewrite it.
     if (reg.cgroupPath !== undefined) this.#o.datapath.attachEndpoint(this.#attachment(reg, reg.cgroupPath));
     return reg;
   }
 
-  #unregister(reg: Registered): void {
+  async #unregister(reg: Registered): Promise<void> {
     const id = reg.spec.id;
+    // The other nodes first: they stop sending to the pod before its address is gone here.
+    await this.#unpublish(reg, reg.spec.ips);
     if (this.#o.datapath.attachedEndpoints().some((e) => e.id === reg.endpointId)) this.#o.datapath.detachEndpoint(reg.endpointId);
     this.#removeAddresses(reg);
-    this.#releaseIdentity(reg.identityLabels);
+    await this.#releaseIdentity(reg.identityLabels);
     this.#o.repository.deleteEndpoint(id);
     this.#pods.delete(id);
     this.#reportedNoCgroup.delete(id);
@@ -354,9 +389,35 @@ export class K8sPodRegistry implements K8sEndpointSink {
     }
   }
 
-  #releaseIdentity(labels: LabelSet): void {
-    const released = this.#o.allocator.release(labels);
-    if (released && released.refCount === 0) this.#o.selectorCache.removeIdentity(released.id);
+  async #releaseIdentity(labels: LabelSet): Promise<void> {
+    const released = await this.#o.allocator.release(labels);
+    // In cluster mode the cluster feed removes cluster-wide ids (pods of other nodes may hold them).
+    if (released && released.refCount === 0 && !this.#o.publisher?.ownsIdentity(released.id)) this.#o.selectorCache.removeIdentity(released.id);
+  }
+
+  /** Cluster mode: a failure is logged, not thrown — the pod works on this node, and the entry
+   *  is put again with every other record of the node when its lease is renewed. */
+  async #publish(reg: Registered): Promise<void> {
+    const publisher = this.#o.publisher;
+    if (!publisher) return;
+    try {
+      for (const ip of reg.spec.ips) await publisher.publish({ ip, identity: reg.identity, pod: reg.spec.id });
+    } catch (err) {
+      this.#o.logger.warn({ endpoint: reg.spec.id, code: (err as { code?: string }).code, err: (err as Error).message }, 'cannot publish the pod to the cluster now; other nodes learn it when etcd is back');
+    }
+  }
+
+  async #unpublish(reg: Registered, ips: readonly string[]): Promise<void> {
+    const publisher = this.#o.publisher;
+    if (!publisher) return;
+    for (const ip of ips) {
+      try {
+        await publisher.unpublish(ip);
+      } catch (err) {
+        // Not retried: the entry goes with this node's lease at the latest.
+        this.#o.logger.warn({ endpoint: reg.spec.id, ip, err: (err as Error).message }, 'cannot withdraw the pod address from the cluster now');
+      }
+    }
   }
 
   /** A pod whose cgroup a previous agent attached keeps that id; else the next free one. */
