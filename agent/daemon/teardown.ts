@@ -120,54 +120,53 @@ export function assertTornDown(report: TeardownReport): void {
  */
 export function unpinDatapath(pinRoot: string): { linksDetached: number; devicesDetached: string[]; problems: string[] } {
   const problems: string[] = [];
-  let linksDetached = 0;
-  const devicesDetached: string[] = [];
   // --ingress-device links (tcx, devices/<ifname>/): detached explicitly, like the cgroup links.
-  const devices = join(pinRoot, 'devices');
-  if (existsSync(devices)) {
-    for (const ifname of readdirSync(devices)) {
-      for (const name of readdirSync(join(devices, ifname))) {
-        try {
-          const link = BpfLink.openPinned(join(devices, ifname, name));
-          try {
-            link.detach();
-            linksDetached++;
-          } finally {
-            link.close();
-          }
-        } catch (err) {
-          // The device is gone already: the kernel severed the link with it.
-          if (!/ENOENT|ENOLINK|no such/i.test((err as Error).message)) problems.push(`link devices/${ifname}/${name}: ${(err as Error).message}`);
-        }
-      }
-      devicesDetached.push(ifname);
-    }
-  }
-  const links = join(pinRoot, 'links');
-  if (existsSync(links)) {
-    for (const cg of readdirSync(links)) {
-      for (const name of readdirSync(join(links, cg))) {
-        try {
-          const link = BpfLink.openPinned(join(links, cg, name));
-          try {
-            link.detach();
-            linksDetached++;
-          } finally {
-            link.close();
-          }
-        } catch (err) {
-          // The cgroup is gone already: the kernel detached the link with it.
-          if (!/ENOENT|ENOLINK|no such/i.test((err as Error).message)) problems.push(`link ${cg}/${name}: ${(err as Error).message}`);
-        }
-      }
-    }
-  }
+  const devices = detachPinnedLinks(join(pinRoot, 'devices'), (ifname, name, message) => {
+    // The device is gone already: the kernel severed the link with it.
+    if (!LINK_GONE.test(message)) problems.push(`link devices/${ifname}/${name}: ${message}`);
+  });
+  const cgroups = detachPinnedLinks(join(pinRoot, 'links'), (cg, name, message) => {
+    // The cgroup is gone already: the kernel detached the link with it.
+    if (!LINK_GONE.test(message)) problems.push(`link ${cg}/${name}: ${message}`);
+  });
+  const linksDetached = devices.detached + cgroups.detached;
+  const devicesDetached = devices.groups;
   try {
     rmSync(pinRoot, { recursive: true, force: true });
   } catch (err) {
     problems.push(`pin root ${pinRoot}: ${(err as Error).message}`);
   }
   return { linksDetached, devicesDetached, problems };
+}
+
+const LINK_GONE = /ENOENT|ENOLINK|no such/i;
+
+/**
+ * Detaches and closes every link pinned at dir/<group>/<name> (nothing when dir does not exist).
+ * A link that fails to open or detach goes to onError and the walk goes on. Returns how many were
+ * detached and the groups walked.
+ */
+function detachPinnedLinks(dir: string, onError: (group: string, name: string, message: string) => void): { detached: number; groups: string[] } {
+  let detached = 0;
+  const groups: string[] = [];
+  if (!existsSync(dir)) return { detached, groups };
+  for (const group of readdirSync(dir)) {
+    for (const name of readdirSync(join(dir, group))) {
+      try {
+        const link = BpfLink.openPinned(join(dir, group, name));
+        try {
+          link.detach();
+          detached++;
+        } finally {
+          link.close();
+        }
+      } catch (err) {
+        onError(group, name, (err as Error).message);
+      }
+    }
+    groups.push(group);
+  }
+  return { detached, groups };
 }
 
 function readClusterRecord(stateDir: string): ClusterRecord | undefined {

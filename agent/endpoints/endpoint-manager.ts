@@ -10,6 +10,7 @@ import type { Endpoint, LabelSet, Repository, SelectorCache } from '../../policy
 import { createPod, deletePod, setupNode, type NodeNetwork } from '../pods/index.js';
 import type { ApiRequest, ApiRoute } from '../api/index.js';
 import { EndpointError } from './errors.js';
+import { deleteAddresses, publishAddresses, releaseIdentity, statusesOf, unpublishAddresses, upsertAddresses } from './registration.js';
 import {
   loadEndpointsState,
   moveAsideEndpointsState,
@@ -162,14 +163,7 @@ export class EndpointManager {
 
   /** With policy enforcement and audit mode, for `meshd endpoint list`. */
   statuses(): EndpointStatus[] {
-    return this.list().map((info) => {
-      const policy = this.#o.repository.endpointPolicy(info.id);
-      return {
-        ...info,
-        policyEnforcement: { ingress: policy?.ingress.isDefaultDeny ?? false, egress: policy?.egress.isDefaultDeny ?? false },
-        auditMode: this.#o.auditModeOf?.(info.id) ?? false,
-      };
-    });
+    return statusesOf(this.#o, this.list());
   }
 
   /** Sets the endpoint's audit flag in the kernel to what auditModeOf says now (after a policy change). */
@@ -274,8 +268,7 @@ export class EndpointManager {
         if (live.identityLabels.canonicalKey !== labels.canonicalKey || live.stored.identity !== oldId) continue;
         live.stored.identity = newId;
         this.#o.selectorCache.addIdentity(newId, live.identityLabels);
-        this.#o.datapath.ipcache.upsert(`${live.stored.ipv4}/32`, newId);
-        this.#o.datapath.ipcache.upsert(`${live.stored.ipv6}/128`, newId);
+        upsertAddresses(this.#o, addressesOf(live.stored), newId);
         this.#o.datapath.attachEndpoint(this.#attachment(live.stored));
         await this.#publish(live.stored);
         changed.push(id);
@@ -331,8 +324,7 @@ export class EndpointManager {
       allocated = true;
       stored.identity = identity;
       this.#o.selectorCache.addIdentity(identity, endpoint.identityLabels);
-      this.#o.datapath.ipcache.upsert(`${stored.ipv4}/32`, identity);
-      this.#o.datapath.ipcache.upsert(`${stored.ipv6}/128`, identity);
+      upsertAddresses(this.#o, addressesOf(stored), identity);
       this.#o.datapath.attachEndpoint(this.#attachment(stored));
     } catch (err) {
       this.#o.repository.deleteEndpoint(id);
@@ -355,8 +347,7 @@ export class EndpointManager {
     // The other nodes first: they stop sending to the pod before its address is gone here.
     await this.#unpublish(stored);
     if (this.#o.datapath.attachedEndpoints().some((e) => e.id === stored.endpointId)) this.#o.datapath.detachEndpoint(stored.endpointId);
-    this.#o.datapath.ipcache.delete(`${stored.ipv4}/32`);
-    this.#o.datapath.ipcache.delete(`${stored.ipv6}/128`);
+    deleteAddresses(this.#o, addressesOf(stored));
     if (live) await this.#releaseIdentity(live.identityLabels);
     this.#o.repository.deleteEndpoint(id);
     this.#endpoints.delete(id);
@@ -365,36 +356,15 @@ export class EndpointManager {
   }
 
   async #releaseIdentity(labels: LabelSet): Promise<void> {
-    const released = await this.#o.allocator.release(labels);
-    // In cluster mode the cluster feed removes cluster-wide ids (pods of other nodes may hold them).
-    if (released && released.refCount === 0 && !this.#o.publisher?.ownsIdentity(released.id)) this.#o.selectorCache.removeIdentity(released.id);
+    await releaseIdentity(this.#o, labels);
   }
 
-  /** Cluster mode: a failure is logged, not thrown — the pod works on this node, and the entry
-   *  is put again with every other record of the node when its lease is renewed. */
   async #publish(stored: StoredEndpoint): Promise<void> {
-    const publisher = this.#o.publisher;
-    if (!publisher) return;
-    const pod = `${stored.namespace}/${stored.name}`;
-    try {
-      await publisher.publish({ ip: stored.ipv4, identity: stored.identity, pod });
-      await publisher.publish({ ip: stored.ipv6, identity: stored.identity, pod });
-    } catch (err) {
-      this.#o.logger.warn({ endpoint: pod, code: (err as { code?: string }).code, err: (err as Error).message }, 'cannot publish the pod to the cluster now; other nodes learn it when etcd is back');
-    }
+    await publishAddresses(this.#o, `${stored.namespace}/${stored.name}`, addressesOf(stored), stored.identity);
   }
 
   async #unpublish(stored: StoredEndpoint): Promise<void> {
-    const publisher = this.#o.publisher;
-    if (!publisher) return;
-    for (const ip of [stored.ipv4, stored.ipv6]) {
-      try {
-        await publisher.unpublish(ip);
-      } catch (err) {
-        // Not retried: the entry goes with this node's lease at the latest.
-        this.#o.logger.warn({ endpoint: `${stored.namespace}/${stored.name}`, ip, err: (err as Error).message }, 'cannot withdraw the pod address from the cluster now');
-      }
-    }
+    await unpublishAddresses(this.#o, `${stored.namespace}/${stored.name}`, addressesOf(stored));
   }
 
   /** A pod of endpoints.json whose netns or cgroup is gone: remove whatever is left of it. */
@@ -403,8 +373,7 @@ export class EndpointManager {
     try {
       await this.#unpublish(stored);
       if (this.#o.datapath.attachedEndpoints().some((e) => e.id === stored.endpointId)) this.#o.datapath.detachEndpoint(stored.endpointId);
-      this.#o.datapath.ipcache.delete(`${stored.ipv4}/32`);
-      this.#o.datapath.ipcache.delete(`${stored.ipv6}/128`);
+      deleteAddresses(this.#o, addressesOf(stored));
       await deletePod(stored.podName);
       this.#o.logger.info({ endpoint: id, endpointId: stored.endpointId }, 'pod vanished while the agent was away; cleaned up');
     } catch (err) {
@@ -511,4 +480,9 @@ function podRef(query: URLSearchParams): string {
   const name = query.get('name');
   if (name === null || name === '') throw new EndpointError('MESHD_ERR_ENDPOINT_INVALID_REQUEST', 'the request needs ?name= (and optionally ?namespace=)');
   return `${query.get('namespace') || DEFAULT_NAMESPACE}/${name}`;
+}
+
+/** A pod of this manager has one IPv4 and one IPv6 address. */
+function addressesOf(stored: StoredEndpoint): string[] {
+  return [stored.ipv4, stored.ipv6];
 }

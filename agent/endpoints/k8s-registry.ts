@@ -15,6 +15,7 @@ import type { ApiRoute } from '../api/index.js';
 import type { K8sEndpointSink, K8sEndpointSpec } from '../k8s/index.js';
 import { cgroup2Mount } from '../pods/index.js';
 import type { EndpointIdentitySource, EndpointInfo, EndpointLogger, EndpointPublisher, EndpointStatus } from './endpoint-manager.js';
+import { hostPrefix, publishAddresses, releaseIdentity, statusesOf, unpublishAddresses } from './registration.js';
 
 /** The largest endpoint id: the datapath's policy map holds 65536 endpoints. */
 const MAX_ENDPOINT_ID = 65535;
@@ -235,14 +236,7 @@ export class K8sPodRegistry implements K8sEndpointSink {
   }
 
   statuses(): EndpointStatus[] {
-    return this.list().map((info) => {
-      const policy = this.#o.repository.endpointPolicy(info.id);
-      return {
-        ...info,
-        policyEnforcement: { ingress: policy?.ingress.isDefaultDeny ?? false, egress: policy?.egress.isDefaultDeny ?? false },
-        auditMode: this.#o.auditModeOf?.(info.id) ?? false,
-      };
-    });
+    return statusesOf(this.#o, this.list());
   }
 
   refreshAuditMode(id: string): void {
@@ -376,7 +370,7 @@ export class K8sPodRegistry implements K8sEndpointSink {
 
   #addAddresses(reg: Registered): void {
     for (const ip of reg.spec.ips) {
-      this.#o.datapath.ipcache.upsert(isIP(ip) === 4 ? `${ip}/32` : `${ip}/128`, reg.identity);
+      this.#o.datapath.ipcache.upsert(hostPrefix(ip), reg.identity);
       this.#byIp.set(ip.toLowerCase(), reg);
     }
   }
@@ -384,40 +378,21 @@ export class K8sPodRegistry implements K8sEndpointSink {
   #removeAddresses(reg: Registered): void {
     for (const ip of reg.spec.ips) {
       if (this.#byIp.get(ip.toLowerCase()) !== reg) continue;
-      this.#o.datapath.ipcache.delete(isIP(ip) === 4 ? `${ip}/32` : `${ip}/128`);
+      this.#o.datapath.ipcache.delete(hostPrefix(ip));
       this.#byIp.delete(ip.toLowerCase());
     }
   }
 
   async #releaseIdentity(labels: LabelSet): Promise<void> {
-    const released = await this.#o.allocator.release(labels);
-    // In cluster mode the cluster feed removes cluster-wide ids (pods of other nodes may hold them).
-    if (released && released.refCount === 0 && !this.#o.publisher?.ownsIdentity(released.id)) this.#o.selectorCache.removeIdentity(released.id);
+    await releaseIdentity(this.#o, labels);
   }
 
-  /** Cluster mode: a failure is logged, not thrown — the pod works on this node, and the entry
-   *  is put again with every other record of the node when its lease is renewed. */
   async #publish(reg: Registered): Promise<void> {
-    const publisher = this.#o.publisher;
-    if (!publisher) return;
-    try {
-      for (const ip of reg.spec.ips) await publisher.publish({ ip, identity: reg.identity, pod: reg.spec.id });
-    } catch (err) {
-      this.#o.logger.warn({ endpoint: reg.spec.id, code: (err as { code?: string }).code, err: (err as Error).message }, 'cannot publish the pod to the cluster now; other nodes learn it when etcd is back');
-    }
+    await publishAddresses(this.#o, reg.spec.id, reg.spec.ips, reg.identity);
   }
 
   async #unpublish(reg: Registered, ips: readonly string[]): Promise<void> {
-    const publisher = this.#o.publisher;
-    if (!publisher) return;
-    for (const ip of ips) {
-      try {
-        await publisher.unpublish(ip);
-      } catch (err) {
-        // Not retried: the entry goes with this node's lease at the latest.
-        this.#o.logger.warn({ endpoint: reg.spec.id, ip, err: (err as Error).message }, 'cannot withdraw the pod address from the cluster now');
-      }
-    }
+    await unpublishAddresses(this.#o, reg.spec.id, ips);
   }
 
   /** A pod whose cgroup a previous agent attached keeps that id; else the next free one. */

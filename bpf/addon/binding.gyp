@@ -32,9 +32,10 @@
     # without a gap. Node 20's dgram and net have no reusePort option.
     {
       "target_name": "meshd_reuseport",
-      "sources": ["src/reuseport-socket.cc"],
+      "sources": ["src/reuseport-socket.cc", "src/socket-util.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      # _GNU_SOURCE: src/socket-util.cc (shared with meshd_transparent) uses IP_TRANSPARENT.
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fvisibility=hidden"]
@@ -43,7 +44,7 @@
     # connections to pod addresses to them; docs/adr/0003). Node 20's net has no such option.
     {
       "target_name": "meshd_transparent",
-      "sources": ["src/transparent-socket.cc"],
+      "sources": ["src/transparent-socket.cc", "src/socket-util.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags!": ["-fno-exceptions"],

@@ -5,25 +5,17 @@
 // Native side: src/reuseport-socket.cc, its own module build/Release/meshd_reuseport.node (no
 // libbpf). Loaded on first use; when it was not built, reusePortAvailable() is false and callers
 // bind as before.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { optionalAddon } from './optional-addon.js';
 
 interface ReusePortAddon {
   bindReusePort(kind: 'tcp' | 'udp', address: string, port: number, ipv6Only: boolean): number;
 }
 
-const ADDON_PATH = fileURLToPath(new URL('../../../bpf/addon/build/Release/meshd_reuseport.node', import.meta.url));
-let addon: ReusePortAddon | null | undefined;
-
-function load(): ReusePortAddon | null {
-  if (addon === undefined) addon = existsSync(ADDON_PATH) ? (createRequire(import.meta.url)(ADDON_PATH) as ReusePortAddon) : null;
-  return addon;
-}
+const addon = optionalAddon<ReusePortAddon>('meshd_reuseport.node');
 
 /** Whether meshd_reuseport.node was built (`make build`). */
 export function reusePortAvailable(): boolean {
-  return load() !== null;
+  return addon.available();
 }
 
 /**
@@ -33,7 +25,5 @@ export function reusePortAvailable(): boolean {
  * port, or one without SO_REUSEPORT); throws MESHD_ERR_BPF_ADDON_MISSING-style text when not built.
  */
 export function bindReusePort(kind: 'tcp' | 'udp', address: string, port: number, ipv6Only: boolean): number {
-  const a = load();
-  if (a === null) throw new Error(`meshd_reuseport.node is missing at ${ADDON_PATH}: run make build`);
-  return a.bindReusePort(kind, address, port, ipv6Only);
+  return addon.require().bindReusePort(kind, address, port, ipv6Only);
 }

@@ -5,25 +5,17 @@
 // original destination, no SO_ORIGINAL_DST needed. Node 20's net cannot set the option.
 // Native side: src/transparent-socket.cc, its own module build/Release/meshd_transparent.node
 // (no libbpf), loaded on first use; transparentAvailable() is false when it was not built.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { optionalAddon } from './optional-addon.js';
 
 interface TransparentAddon {
   bindTransparent(address: string, port: number, ipv6Only: boolean, reusePort: boolean): number;
 }
 
-const ADDON_PATH = fileURLToPath(new URL('../../../bpf/addon/build/Release/meshd_transparent.node', import.meta.url));
-let addon: TransparentAddon | null | undefined;
-
-function load(): TransparentAddon | null {
-  if (addon === undefined) addon = existsSync(ADDON_PATH) ? (createRequire(import.meta.url)(ADDON_PATH) as TransparentAddon) : null;
-  return addon;
-}
+const addon = optionalAddon<TransparentAddon>('meshd_transparent.node');
 
 /** Whether meshd_transparent.node was built (`make build`). */
 export function transparentAvailable(): boolean {
-  return load() !== null;
+  return addon.available();
 }
 
 /**
@@ -34,7 +26,5 @@ export function transparentAvailable(): boolean {
  * naming `make build` when the module was not built.
  */
 export function bindTransparent(address: string, port: number, options: { ipv6Only: boolean; reusePort?: boolean }): number {
-  const a = load();
-  if (a === null) throw new Error(`meshd_transparent.node is missing at ${ADDON_PATH}: run make build`);
-  return a.bindTransparent(address, port, options.ipv6Only, options.reusePort === true);
+  return addon.require().bindTransparent(address, port, options.ipv6Only, options.reusePort === true);
 }

@@ -508,7 +508,7 @@ export class Datapath {
     this.#assertOpen();
     const dir = join(this.pinRoot, 'devices', ifname);
     if (!existsSync(dir)) return false;
-    this.#detachDeviceDir(dir);
+    this.#detachLinkDir(dir);
     return true;
   }
 
@@ -538,7 +538,7 @@ export class Datapath {
     }
     const devicesDir = join(this.pinRoot, 'devices');
     if (existsSync(devicesDir)) {
-      for (const ifname of readdirSync(devicesDir)) this.#detachDeviceDir(join(devicesDir, ifname));
+      for (const ifname of readdirSync(devicesDir)) this.#detachLinkDir(join(devicesDir, ifname));
       rmSync(devicesDir, { recursive: true, force: true });
     }
     try {
@@ -730,6 +730,12 @@ export class Datapath {
   #detachLinksOf(cgroupId: bigint): void {
     const dir = join(this.pinRoot, 'links', cgroupId.toString());
     if (!existsSync(dir)) return;
+    this.#detachLinkDir(dir);
+  }
+
+  /** Detaches every link pinned in dir (one cgroup's or one device's) and removes dir; a link
+   *  that fails to detach is unpinned with a warning. */
+  #detachLinkDir(dir: string): void {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       try {
@@ -762,28 +768,35 @@ export class Datapath {
     if (!existsSync(linksDir)) return;
     const severed = new Set<string>();
     for (const cg of readdirSync(linksDir)) {
-      for (const name of readdirSync(join(linksDir, cg))) {
-        const path = join(linksDir, cg, name);
-        const program = this.#programs.get(name);
-        const link = BpfLink.openPinned(path);
-        try {
-          if (program) link.updateProgram(program);
-          else {
-            // A program this version no longer has: its link would keep old code running.
-            this.#logger?.warn(`datapath: removing link ${path} of unknown program ${name}`);
-            link.detach();
-            rmSync(path, { force: true });
-          }
-        } catch (err) {
-          // libbpf reports errors as negative errno values.
-          if (!(err instanceof BpfSystemError && Math.abs(err.errno) === ENOLINK)) throw err;
-          severed.add(cg);
-        } finally {
-          link.close();
-        }
-      }
+      this.#reattachLinksIn(join(linksDir, cg), (name) => this.#programs.get(name), () => severed.add(cg));
     }
     for (const cg of severed) this.#removeStaleCgroup(cg);
+  }
+
+  /** Swaps in programOf(name) on every link pinned in dir (one cgroup's or one device's); a link
+   *  whose program this version no longer has is removed. A severed link (bpf_link_update answers
+   *  ENOLINK) goes to onSevered. */
+  #reattachLinksIn(dir: string, programOf: (name: string) => BpfProgram | undefined, onSevered: (path: string) => void): void {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const program = programOf(name);
+      const link = BpfLink.openPinned(path);
+      try {
+        if (program) link.updateProgram(program);
+        else {
+          // A program this version no longer has: its link would keep old code running.
+          this.#logger?.warn(`datapath: removing link ${path} of unknown program ${name}`);
+          link.detach();
+          rmSync(path, { force: true });
+        }
+      } catch (err) {
+        // libbpf reports errors as negative errno values.
+        if (!(err instanceof BpfSystemError && Math.abs(err.errno) === ENOLINK)) throw err;
+        onSevered(path);
+      } finally {
+        link.close();
+      }
+    }
   }
 
   #deviceLinkPath(ifname: string): string {
@@ -794,19 +807,6 @@ export class Datapath {
     return join(this.pinRoot, 'devices', ifname, TC_INGRESS_PROGRAM);
   }
 
-  #detachDeviceDir(dir: string): void {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      try {
-        this.#removePinnedLink(path);
-      } catch (err) {
-        this.#logger?.warn(`datapath: detaching ${path}: ${(err as Error).message}`);
-        rmSync(path, { force: true });
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-
   /** After a restart: device links get the new program; a severed one (its device was
    *  deleted while no agent ran) is unpinned with a warning. */
   #reattachDeviceLinks(): void {
@@ -814,24 +814,14 @@ export class Datapath {
     if (!existsSync(devicesDir)) return;
     const program = this.#program(TC_INGRESS_PROGRAM);
     for (const ifname of readdirSync(devicesDir)) {
-      for (const name of readdirSync(join(devicesDir, ifname))) {
-        const path = join(devicesDir, ifname, name);
-        const link = BpfLink.openPinned(path);
-        try {
-          if (name === TC_INGRESS_PROGRAM) link.updateProgram(program);
-          else {
-            this.#logger?.warn(`datapath: removing link ${path} of unknown program ${name}`);
-            link.detach();
-            rmSync(path, { force: true });
-          }
-        } catch (err) {
-          if (!(err instanceof BpfSystemError && Math.abs(err.errno) === ENOLINK)) throw err;
+      this.#reattachLinksIn(
+        join(devicesDir, ifname),
+        (name) => (name === TC_INGRESS_PROGRAM ? program : undefined),
+        (path) => {
           this.#logger?.warn(`datapath: device ${ifname} is gone: its tcx link was removed`);
           rmSync(path, { force: true });
-        } finally {
-          link.close();
-        }
-      }
+        },
+      );
       if (readdirSync(join(devicesDir, ifname)).length === 0) rmdirSync(join(devicesDir, ifname));
     }
   }

@@ -3,12 +3,11 @@
 // (loader → Repository → SelectorCache → translateEndpointPolicy → replacePolicy), a probe
 // program run inside pods, and a plain-socket proxy in the node proxy's cgroup.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import {
-  BpfLink,
   Datapath,
   probeKernel,
   translateEndpointPolicy,
@@ -17,7 +16,7 @@ import {
   type EventStream,
   type PolicyMapContent,
 } from '../../bpf/index.js';
-import { withPods, type NodeNetwork, type Pod } from '../../agent/index.js';
+import { unpinDatapath, withPods, type NodeNetwork, type Pod } from '../../agent/index.js';
 import { RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText, type Direction, type L7Type } from '../../policy/index.js';
 
 export const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
@@ -40,21 +39,9 @@ export function assertKernelReady(): void {
 
 /** Detaches every link pinned under the root and removes it (also when a Datapath never opened). */
 export function removePinRoot(pinRoot: string): void {
-  const links = join(pinRoot, 'links');
-  if (existsSync(links)) {
-    for (const cg of readdirSync(links)) {
-      for (const name of readdirSync(join(links, cg))) {
-        try {
-          const link = BpfLink.openPinned(join(links, cg, name));
-          link.detach();
-          link.close();
-        } catch {
-          // Already gone.
-        }
-      }
-    }
-  }
-  rmSync(pinRoot, { recursive: true, force: true });
+  // Links already gone are fine here; only a root that stayed is worth failing the test for.
+  const { problems } = unpinDatapath(pinRoot);
+  if (existsSync(pinRoot)) throw new Error(`pin root ${pinRoot} was not removed: ${problems.join('; ')}`);
 }
 
 /** What a test knows about a pod besides the Pod itself. */

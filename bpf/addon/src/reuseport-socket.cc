@@ -10,25 +10,13 @@
 // Returns the fd (non-blocking, close-on-exec, bound, not listening: Node calls listen()). Throws an
 // Error with code ('EADDRINUSE', …), errno (negative, as Node's) and syscall on failure. Linux puts
 // sockets in one SO_REUSEPORT group only when their owners have the same effective uid.
-#include <arpa/inet.h>
-#include <cerrno>
-#include <cstring>
 #include <napi.h>
-#include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
-#include <unistd.h>
+
+#include "socket-util.h"
 
 namespace {
-
-Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + std::strerror(err));
-  const char* code = err == EADDRINUSE ? "EADDRINUSE" : err == EACCES ? "EACCES" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : err == EINVAL ? "EINVAL" : err == EPERM ? "EPERM" : "EIO";
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
 
 Napi::Value BindReusePort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -40,41 +28,8 @@ Napi::Value BindReusePort(const Napi::CallbackInfo& info) {
   const int64_t port = info[2].As<Napi::Number>().Int64Value();
   const bool v6only = info[3].As<Napi::Boolean>();
   if (kind != "tcp" && kind != "udp") throw Napi::TypeError::New(env, "kind must be 'tcp' or 'udp'");
-  if (port < 0 || port > 65535) throw Napi::RangeError::New(env, "port must be in [0, 65535]");
-
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  int family = AF_INET;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    length = sizeof(sockaddr_in6);
-  } else {
-    throw Napi::TypeError::New(env, "address must be an IPv4 or IPv6 literal: " + address);
-  }
-
-  const int type = (kind == "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
-  const int fd = socket(family, type, 0);
-  if (fd < 0) throw SystemError(env, errno, "socket");
-  const int one = 1;
-  const int v6only_value = v6only ? 1 : 0;
-  const char* failed = nullptr;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) failed = "setsockopt(SO_REUSEADDR)";
-  else if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) failed = "setsockopt(SO_REUSEPORT)";
-  else if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only_value, sizeof(v6only_value)) != 0) failed = "setsockopt(IPV6_V6ONLY)";
-  else if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) failed = "bind";
-  if (failed != nullptr) {
-    const int err = errno;
-    close(fd);
-    throw SystemError(env, err, failed);
-  }
+  const int type = kind == "tcp" ? SOCK_STREAM : SOCK_DGRAM;
+  const int fd = meshd_socket::BindSocket(env, address, port, {type, v6only, /*reuse_port=*/true, /*transparent=*/false});
   return Napi::Number::New(env, fd);
 }
 
