@@ -32,17 +32,69 @@ export class PrefixReflector {
   #connected = false;
   #resyncs = 0;
   #resyncing: Promise<void> | undefined;
+  #verifyTimer: NodeJS.Timeout | undefined;
+  readonly #verifyIntervalMs: number;
+  #repairs = 0;
 
-  constructor(o: { client: Etcd3; prefix: string; handlers: ReflectorHandlers; logger: ClusterLogger }) {
+  constructor(o: { client: Etcd3; prefix: string; handlers: ReflectorHandlers; logger: ClusterLogger; verifyIntervalMs?: number }) {
     this.#client = o.client;
     this.#prefix = o.prefix;
     this.#handlers = o.handlers;
     this.#logger = o.logger;
+    this.#verifyIntervalMs = o.verifyIntervalMs ?? VERIFY_INTERVAL_MS;
   }
 
   /** Lists and starts watching; resolves once the mirror holds etcd's state. */
   async start(): Promise<void> {
     await this.#listAndWatch();
+    this.#scheduleVerify();
+  }
+
+  /** How many differences the periodic check found and repaired (events a watch missed). */
+  get repairs(): number {
+    return this.#repairs;
+  }
+
+  // Anti-entropy: etcd3 re-creates a watch after a disconnect by itself, but we measured it
+  // resuming past events (a policy delete and put made while a node was cut off never arrived,
+  // with no error). So every few seconds the prefix is listed and compared with the mirror; only
+  // differences older than the listing are repaired, so a newer watch event is never undone.
+  #scheduleVerify(): void {
+    if (this.#closed || this.#verifyIntervalMs <= 0) return;
+    this.#verifyTimer = setTimeout(() => {
+      void this.#verify()
+        .catch((err: unknown) => this.#logger.warn({ prefix: this.#prefix, err: String(err) }, 'etcd mirror check failed; retried later'))
+        .finally(() => this.#scheduleVerify());
+    }, this.#verifyIntervalMs);
+    this.#verifyTimer.unref();
+  }
+
+  async #verify(): Promise<void> {
+    if (this.#closed || this.#resyncing) return;
+    const res = await this.#client.kv.range({ key: Buffer.from(this.#prefix), range_end: prefixRangeEnd(this.#prefix) });
+    if (this.#closed) return;
+    const listedAt = Number(res.header.revision);
+    const seen = new Set<string>();
+    let repaired = 0;
+    for (const kv of res.kvs) {
+      const key = kv.key.toString('utf8');
+      seen.add(key);
+      const current = this.#entries.get(key);
+      if (current && current.modRevision >= Number(kv.mod_revision)) continue;
+      this.#apply(key, kv);
+      repaired++;
+    }
+    for (const [key, previous] of [...this.#entries]) {
+      // An entry the watch added after the listing is newer than the list, not missing from it.
+      if (seen.has(key) || previous.modRevision > listedAt) continue;
+      this.#entries.delete(key);
+      this.#handlers.onDelete(key, previous);
+      repaired++;
+    }
+    if (repaired > 0) {
+      this.#repairs += repaired;
+      this.#logger.warn({ prefix: this.#prefix, repaired, revision: listedAt }, 'etcd mirror repaired events the watch did not deliver');
+    }
   }
 
   get entries(): ReadonlyMap<string, MirroredValue> {
@@ -65,6 +117,7 @@ export class PrefixReflector {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#verifyTimer);
     const watcher = this.#watcher;
     this.#watcher = undefined;
     if (!watcher) return;
@@ -109,16 +162,14 @@ export class PrefixReflector {
       this.#entries.delete(key);
       this.#handlers.onDelete(key, previous);
     });
-    watcher.on('connected', () => {
-      this.#connected = true;
-    });
-    watcher.on('disconnected', () => {
-      this.#connected = false;
-    });
-    // A watch etcd cancels (compacted revision) does not come back by itself: list again.
-    watcher.on('error', (err: unknown) => {
+    // After a disconnect, etcd3 re-creates the watch itself, but the revision it resumes from is
+    // not reliably the last one applied here (it can move to the server's current revision, and a
+    // compaction during the outage is then not always reported): a reconnected watch is replaced
+    // by a full list and diff, which is cheap at these sizes and cannot miss an event.
+    let sawDisconnect = false;
+    const replace = (why: string, err?: unknown): void => {
       if (this.#closed || watcher !== this.#watcher) return;
-      this.#logger.warn({ prefix: this.#prefix, err: String(err), revision: this.#revision }, 'etcd watch cancelled; resyncing from a full list');
+      this.#logger.warn({ prefix: this.#prefix, ...(err !== undefined ? { err: String(err) } : {}), revision: this.#revision }, why);
       this.#watcher = undefined;
       this.#connected = false;
       watcher.removeAllListeners();
@@ -126,7 +177,17 @@ export class PrefixReflector {
       this.#resyncing ??= this.#resync().finally(() => {
         this.#resyncing = undefined;
       });
+    };
+    watcher.on('connected', () => {
+      this.#connected = true;
+      if (sawDisconnect) replace('etcd watch reconnected; resyncing from a full list');
     });
+    watcher.on('disconnected', () => {
+      this.#connected = false;
+      sawDisconnect = true;
+    });
+    // A watch etcd cancels (compacted revision) does not come back by itself: list again.
+    watcher.on('error', (err: unknown) => replace('etcd watch cancelled; resyncing from a full list', err));
     this.#watcher = watcher;
     this.#connected = true;
     if (this.#closed) await this.close();
@@ -153,3 +214,6 @@ export class PrefixReflector {
     this.#handlers.onPut(key, value, previous);
   }
 }
+
+/** How often a mirror is compared with etcd (a range of its prefix). */
+const VERIFY_INTERVAL_MS = 5_000;

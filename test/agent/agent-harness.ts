@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, assertTornDown, teardown, type AgentOptions, type AgentInfo } from '../../agent/index.js';
-import { ApiClient } from '../../agent/index.js';
+import { ApiClient, spawnInPod, type EndpointInfo } from '../../agent/index.js';
 import { assertKernelReady, testPinRoot } from '../datapath/datapath-harness.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -142,11 +142,18 @@ export async function startAgentProcess(place: AgentPlace, extra: string[] = [],
 export function runMeshd(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MESHD_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    collectOutput(child, options.timeoutMs ?? 60_000).then(resolve, reject);
+  });
+}
+
+/** A child's exit code and whole stdout and stderr (both piped); SIGKILL after `timeoutMs` (bounded). */
+export function collectOutput(child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -156,6 +163,35 @@ export function runMeshd(args: string[], options: { timeoutMs?: number; env?: No
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A fresh connect() from the pod: OK or the errno name (EPERM = the kernel denied it). */
+export async function connectOnce(client: EndpointInfo, ip: string, port: number): Promise<string> {
+  const script = 'import errno,socket,sys\ntry:\n  socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print("OK")\nexcept OSError as e:\n  print(errno.errorcode.get(e.errno, repr(e)))';
+  const child = spawnInPod(client, ['python3', '-c', script, ip, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  await new Promise((resolve) => child.once('close', resolve));
+  return out.trim();
+}
+
+/** Applies policy `name` (file `file`) selecting app=client with these egress rules through the API, then reconciles. */
+export async function applyClientEgress(w: AgentWorld, file: string, name: string, egress: string): Promise<void> {
+  await w.api.post('/v1/policies', {
+    sources: [
+      {
+        file,
+        text: `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: ${name}, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: client } }
+  egress:
+${egress}`,
+      },
+    ],
+  });
+  await w.api.post('/v1/agent/reconcile', {});
 }
 
 /**

@@ -5,42 +5,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { spawnInPod } from '../../agent/index.js';
 import type { EndpointInfo } from '../../agent/index.js';
-import { withAgent, type AgentWorld } from './agent-harness.js';
+import { applyClientEgress, connectOnce, withAgent } from './agent-harness.js';
 
 const T = { timeout: 180_000 };
 const BASE = `198.18.${(process.pid + 7) % 250}`;
 const ALLOWED = `${BASE}.50`;
 const OTHER = `${BASE}.51`;
 
-async function connectOnce(client: EndpointInfo, ip: string, port: number): Promise<string> {
-  const script = 'import errno,socket,sys\ntry:\n  socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print("OK")\nexcept OSError as e:\n  print(errno.errorcode.get(e.errno, repr(e)))';
-  const child = spawnInPod(client, ['python3', '-c', script, ip, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await new Promise((resolve) => child.once('close', resolve));
-  return out.trim();
-}
-
-async function apply(w: AgentWorld, cidrs: string[], port: number): Promise<void> {
-  await w.api.post('/v1/policies', {
-    sources: [
-      {
-        file: 'cidr.yaml',
-        text: `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: client-cidr, namespace: default }
-spec:
-  endpointSelector: { matchLabels: { app: client } }
-  egress:
-    - toCIDR: [${cidrs.map((c) => `"${c}"`).join(', ')}]
+/** The client's egress rule: TCP `port` to these prefixes only. */
+function cidrEgress(cidrs: string[], port: number): string {
+  return `    - toCIDR: [${cidrs.map((c) => `"${c}"`).join(', ')}]
       toPorts: [{ ports: [{ port: "${port}", protocol: TCP }] }]
-`,
-      },
-    ],
-  });
-  await w.api.post('/v1/agent/reconcile', {});
+`;
 }
 
 describe('toCIDR through the agent', () => {
@@ -62,10 +39,10 @@ describe('toCIDR through the agent', () => {
       const port = (server.address() as { port: number }).port;
       await withAgent({}, async (w) => {
         const client = await w.api.post<EndpointInfo>('/v1/pods', { name: 'client', labels: { app: 'client' }, command: ['sleep', '100000'] });
-        await apply(w, [`${BASE}.48/29`], port);
+        await applyClientEgress(w, 'cidr.yaml', 'client-cidr', cidrEgress([`${BASE}.48/29`], port));
         assert.equal(await connectOnce(client, ALLOWED, port), 'OK', `${ALLOWED} is inside ${BASE}.48/29`);
         assert.equal(await connectOnce(client, OTHER, port), 'OK', `${OTHER} too`);
-        await apply(w, [`${ALLOWED}/32`], port);
+        await applyClientEgress(w, 'cidr.yaml', 'client-cidr', cidrEgress([`${ALLOWED}/32`], port));
         assert.equal(await connectOnce(client, ALLOWED, port), 'OK');
         assert.equal(await connectOnce(client, OTHER, port), 'EPERM', 'outside the narrowed prefix');
         const identities = await w.api.get<{ identities: Array<{ id: number; labels: string[] }> }>('/v1/identities');

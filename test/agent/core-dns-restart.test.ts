@@ -15,7 +15,7 @@ import { requireTools, startDnsmasq } from '../dns/dns-harness.js';
 import { spawnInPod } from '../../agent/index.js';
 import type { EndpointInfo } from '../../agent/index.js';
 import type { FqdnListing } from '../../agent/index.js';
-import { withAgent } from './agent-harness.js';
+import { applyClientEgress, connectOnce, withAgent } from './agent-harness.js';
 
 const T = { timeout: 240_000 };
 const NAME = 'api.allowed.test';
@@ -90,16 +90,6 @@ for line in sys.stdin:
         break
 `;
 
-/** A fresh connect() from the pod: OK or the errno name (EPERM = the kernel denied it). */
-async function connectOnce(client: EndpointInfo, ip: string, port: number): Promise<string> {
-  const script = 'import errno,socket,sys\ntry:\n  socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print("OK")\nexcept OSError as e:\n  print(errno.errorcode.get(e.errno, repr(e)))';
-  const child = spawnInPod(client, ['python3', '-c', script, ip, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await new Promise((resolve) => child.once('close', resolve));
-  return out.trim();
-}
-
 describe('toFQDNs through the agent across a restart', () => {
   test('a learned name allows its IP, and an agent restart during a query loop loses no query, keeps the connection and restores the name with its identity', T, async () => {
     await requireTools();
@@ -122,25 +112,16 @@ describe('toFQDNs through the agent across a restart', () => {
         const info = await w.info();
         const dnsmasq = await startDnsmasq(cleanup, [`--host-record=${NAME},${ANSWER_IP},300`], info.node.gateway4);
         const client = await w.api.post<EndpointInfo>('/v1/pods', { name: 'client', labels: { app: 'client' }, command: ['sleep', '100000'] });
-        await w.api.post('/v1/policies', {
-          sources: [
-            {
-              file: 'fqdn.yaml',
-              text: `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: client-fqdn, namespace: default }
-spec:
-  endpointSelector: { matchLabels: { app: client } }
-  egress:
-    - toEntities: [host]
+        await applyClientEgress(
+          w,
+          'fqdn.yaml',
+          'client-fqdn',
+          `    - toEntities: [host]
       toPorts: [{ ports: [{ port: "${dnsmasq.port}", protocol: UDP }], rules: { dns: [{ matchPattern: "*" }] } }]
     - toFQDNs: [{ matchName: ${NAME} }]
       toPorts: [{ ports: [{ port: "${echoPort}", protocol: TCP }] }]
 `,
-            },
-          ],
-        });
-        await w.api.post('/v1/agent/reconcile', {});
+        );
         assert.equal(await connectOnce(client, ANSWER_IP, echoPort), 'EPERM', 'nothing learned yet: the kernel denies the IP');
 
         const pod = new LineProcess(spawnInPod(client, ['python3', '-c', CLIENT, dnsmasq.address, String(dnsmasq.port), NAME], { stdio: ['pipe', 'pipe', 'pipe'] }));

@@ -7,20 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EndpointInfo } from '../../agent/index.js';
 import { withAgent, type AgentWorld } from './agent-harness.js';
-import { eventually, probeFrom } from './endpoints-harness.js';
+import { eventually, probeFrom, serverIngressOnlyFrom } from './endpoints-harness.js';
 import { PROBE } from '../datapath/datapath-harness.js';
 
 const PORT = 8082;
-
-const onlyFrom = (from: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: server-ingress, namespace: default }
-spec:
-  endpointSelector: { matchLabels: { app: server } }
-  ingress:
-  - fromEndpoints: [{ matchLabels: { app: ${from} } }]
-    toPorts: [{ ports: [{ port: "${PORT}", protocol: TCP }] }]
-`;
 
 async function runPod(w: AgentWorld, name: string, command: string[]): Promise<EndpointInfo> {
   const r = await w.meshd(['pod', 'run', '--name', name, '--labels', `app=${name}`, '--state-dir', w.place.stateDir, '-o', 'json', '--', ...command]);
@@ -39,7 +29,7 @@ describe('pods and policies through meshd agent', () => {
 
       const dir = mkdtempSync(join(tmpdir(), 'meshd-pol-'));
       try {
-        writeFileSync(join(dir, 'p.yaml'), onlyFrom('nobody'));
+        writeFileSync(join(dir, 'p.yaml'), serverIngressOnlyFrom('nobody', PORT));
         const applied = await w.meshd(['policy', 'apply', '-f', dir, '--state-dir', w.place.stateDir]);
         assert.equal(applied.code, 0, applied.stderr);
       } finally {
@@ -59,7 +49,7 @@ describe('pods and policies through meshd agent', () => {
       assert.match(list.stdout, /CiliumNetworkPolicy\s+default\s+server-ingress/);
 
       const allow = join(tmpdir(), `meshd-allow-${process.pid}.yaml`);
-      writeFileSync(allow, onlyFrom('client'));
+      writeFileSync(allow, serverIngressOnlyFrom('client', PORT));
       try {
         const r = await w.meshd(['policy', 'apply', '-f', allow, '--state-dir', w.place.stateDir]);
         assert.equal(r.code, 0, r.stderr);

@@ -14,6 +14,7 @@ import { cleanupAll, EndpointPolicyRegenerator, setupNode, testPrefix, withPods,
 import { EndpointManager, spawnInPod, type EndpointInfo } from '../../agent/index.js';
 import { PolicyStore } from '../../agent/index.js';
 import { agentSocketPath, startApiServer, type ApiServer } from '../../agent/index.js';
+import { collectOutput } from './agent-harness.js';
 import { assertKernelReady, datapathOptions, HOST_IDENTITY, PROBE, removePinRoot, testPinRoot, type ProbeResult } from '../datapath/datapath-harness.js';
 
 export interface LogLine {
@@ -146,19 +147,7 @@ export async function probeFrom(pod: EndpointInfo, args: string[]): Promise<Prob
 export function execIn(pod: { netns: string; cgroupPath: string }, argv: string[], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawnInPod(pod, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+    collectOutput(child, timeoutMs).then(resolve, reject);
   });
 }
 
@@ -167,18 +156,23 @@ export function meshd(args: string[], opts: { input?: string; timeoutMs?: number
   const bin = new URL('../../../bin/meshd.js', import.meta.url).pathname;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const output = collectOutput(child, opts.timeoutMs ?? 30_000);
     child.stdin.end(opts.input ?? '');
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+    output.then(resolve, reject);
   });
+}
+
+/** A policy that lets only app=`from` reach app=server on TCP `port`. */
+export function serverIngressOnlyFrom(from: string, port: number): string {
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: server-ingress, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: server } }
+  ingress:
+  - fromEndpoints: [{ matchLabels: { app: ${from} } }]
+    toPorts: [{ ports: [{ port: "${port}", protocol: TCP }] }]
+`;
 }
 
 /** Polls `check` until it returns true (bounded). */

@@ -5,20 +5,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { EndpointInfo } from '../../agent/index.js';
-import { eventually, meshd, probeFrom, withTestAgent, type TestAgent } from './endpoints-harness.js';
+import { eventually, meshd, probeFrom, serverIngressOnlyFrom, withTestAgent, type TestAgent } from './endpoints-harness.js';
 import { PROBE } from '../datapath/datapath-harness.js';
 
 const SERVER_PORT = 8080;
-
-const serverOnly = (from: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: server-ingress, namespace: default }
-spec:
-  endpointSelector: { matchLabels: { app: server } }
-  ingress:
-  - fromEndpoints: [{ matchLabels: { app: ${from} } }]
-    toPorts: [{ ports: [{ port: "${SERVER_PORT}", protocol: TCP }] }]
-`;
 
 async function runServerAndClient(agent: TestAgent): Promise<{ server: EndpointInfo; client: EndpointInfo }> {
   const server = await agent.endpoints.run({ name: 'server', labels: { app: 'server' }, command: [process.execPath, PROBE, 'tcp-server', String(SERVER_PORT)] });
@@ -51,10 +41,10 @@ describe('pods through the agent', () => {
 
       // No policy: allowed. A policy for another peer: denied in the kernel. The client's: allowed.
       assert.equal((await probeFrom(client, ['tcp', server.ipv4, String(SERVER_PORT)])).ok, true);
-      await agent.policies.apply([{ file: 'server.yaml', text: serverOnly('nobody') }]);
+      await agent.policies.apply([{ file: 'server.yaml', text: serverIngressOnlyFrom('nobody', SERVER_PORT) }]);
       const denied = await probeFrom(client, ['tcp', server.ipv4, String(SERVER_PORT)]);
       assert.equal(denied.ok, false, `denied by policy, got ${JSON.stringify(denied)}`);
-      await agent.policies.apply([{ file: 'server.yaml', text: serverOnly('client') }]);
+      await agent.policies.apply([{ file: 'server.yaml', text: serverIngressOnlyFrom('client', SERVER_PORT) }]);
       assert.equal((await probeFrom(client, ['tcp', server.ipv6, String(SERVER_PORT)])).ok, true);
 
       const removed = await agent.endpoints.remove('default/server');
@@ -85,7 +75,7 @@ describe('pods through the agent', () => {
     await withTestAgent(async (agent) => {
       const { server, client } = await runServerAndClient(agent);
       const gone = await agent.endpoints.run({ name: 'gone', labels: { app: 'gone' }, command: ['sleep', '600'] });
-      await agent.policies.apply([{ file: 'server.yaml', text: serverOnly('client') }]);
+      await agent.policies.apply([{ file: 'server.yaml', text: serverIngressOnlyFrom('client', SERVER_PORT) }]);
       const before = agent.endpoints.list();
       // The pod disappears while the agent is away (an admin's `ip netns del`). Its cgroup stays:
       // a removed cgroup severs its pinned links, which Datapath.open cannot reopen yet (reported).

@@ -180,13 +180,7 @@ export class EtcdRelay {
       const upstream = createConnection(this.#target);
       this.#track(client);
       this.#track(upstream);
-      client.pipe(upstream).pipe(client);
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.once('error', end).once('close', end);
-      upstream.once('error', end).once('close', end);
+      spliceSockets(client, upstream);
     });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, '127.0.0.1', () => resolve()));
     this.#server = server;
@@ -200,6 +194,17 @@ export class EtcdRelay {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
   }
+}
+
+/** Pipes two sockets into each other; when either errors or closes, both go (a relay leaves no half-open side). */
+export function spliceSockets(client: Socket, upstream: Socket): void {
+  client.pipe(upstream).pipe(client);
+  const end = (): void => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.once('error', end).once('close', end);
+  upstream.once('error', end).once('close', end);
 }
 
 function createConnection(port: number): Socket {

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cgroup2Mount, cleanupAll } from '../../agent/index.js';
 import { PinnedDatapathView } from '../../bpf/index.js';
-import { EtcdHarness } from './etcd-harness.js';
+import { EtcdHarness, spliceSockets } from './etcd-harness.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const MESHD_BIN = join(REPO_ROOT, 'bin/meshd.js');
@@ -317,13 +317,7 @@ export class Fabric {
         this.#unixSockets.add(s);
         s.once('close', () => this.#unixSockets.delete(s));
       }
-      client.pipe(upstream).pipe(client);
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.once('error', end).once('close', end);
-      upstream.once('error', end).once('close', end);
+      spliceSockets(client, upstream);
     });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, () => resolve()));
     this.#unixRelay = server;

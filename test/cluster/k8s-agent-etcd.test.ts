@@ -16,43 +16,10 @@ import { PinnedDatapathView } from '../../bpf/index.js';
 import { withAgent, type AgentWorld } from '../agent/agent-harness.js';
 import { EtcdHarness, waitFor } from './etcd-harness.js';
 import { uniquePrefix } from './etcd-nodes.js';
-import { K8sApiFixture, type FixtureRoute } from './k8s-api-fixture.js';
-
-function routes(podsList: string): FixtureRoute[] {
-  return [
-    { path: '/api/v1/namespaces', lists: ['namespaces-list.json'] },
-    { path: '/api/v1/pods', lists: [podsList] },
-    { path: '/api/v1/services', lists: ['services-list.json'] },
-    { path: '/apis/networking.k8s.io/v1/networkpolicies', lists: ['netpol-list.json'] },
-    { path: '/apis/cilium.io/v2/ciliumnetworkpolicies', lists: ['cnp-list.json'] },
-    { path: '/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies', lists: ['ccnp-list.json'] },
-  ];
-}
+import { K8sApiFixture, agentRoutes, writeKubeconfig } from './k8s-api-fixture.js';
 
 const NODE1 = { frontend: 'shop/frontend-6d8f7c9b4-x2k9p', backend: 'shop/backend-7c5d9f8b6-m4q2z' };
 const NODE2 = { frontend: 'shop/frontend-6d8f7c9b4-h7r4t', cache: 'shop/cache-58d9c6b7f-v9w2n' };
-
-function writeKubeconfig(dir: string, name: string, server: string): string {
-  const file = join(dir, `kubeconfig-${name}`);
-  writeFileSync(
-    file,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: fixture
-  # Plain HTTP on 127.0.0.1: the client library allows http:// only with TLS verification off.
-  cluster: { server: "${server}", insecure-skip-tls-verify: true }
-users:
-- name: meshd
-  user: { token: fixture-token }
-contexts:
-- name: fixture
-  context: { cluster: fixture, user: meshd }
-current-context: fixture
-`,
-  );
-  return file;
-}
 
 /** The agent's kernel ipcache, read from its pinned map (what the datapath looks up). */
 function kernelIpcache(w: AgentWorld): Map<string, number> {
@@ -72,8 +39,8 @@ async function endpointsOf(w: AgentWorld): Promise<Map<string, EndpointStatus>> 
 describe('meshd agent --k8s --etcd', { timeout: 240_000 }, () => {
   test('the kubelet\'s pods of two nodes get the cluster\'s identities and each node\'s kernel ipcache holds the other node\'s pod addresses', async () => {
     const etcd = await EtcdHarness.start();
-    const api1 = await K8sApiFixture.start(routes('pods-list.json'));
-    const api2 = await K8sApiFixture.start(routes('pods-list-node-2.json'));
+    const api1 = await K8sApiFixture.start(agentRoutes('pods-list.json'));
+    const api2 = await K8sApiFixture.start(agentRoutes('pods-list-node-2.json'));
     const scratch = mkdtempSync(join(tmpdir(), 'meshd-k8s-etcd-'));
     const prefix = uniquePrefix('k8s');
     const agentOptions = (node: string, kubeconfig: string): Parameters<typeof withAgent>[0]['agentOptions'] => ({
@@ -87,8 +54,8 @@ describe('meshd agent --k8s --etcd', { timeout: 240_000 }, () => {
       etcdLeaseTtlSeconds: 15,
     });
     try {
-      const kube1 = writeKubeconfig(scratch, 'node-1', api1.url);
-      const kube2 = writeKubeconfig(scratch, 'node-2', api2.url);
+      const kube1 = writeKubeconfig(scratch, api1.url, 'kubeconfig-node-1');
+      const kube2 = writeKubeconfig(scratch, api2.url, 'kubeconfig-node-2');
       await withAgent({ mode: 'inProcess', agentOptions: agentOptions('node-1', kube1) }, async (a1) => {
         await withAgent({ mode: 'inProcess', agentOptions: agentOptions('node-2', kube2) }, async (a2) => {
           const on1 = await endpointsOf(a1);
@@ -148,8 +115,8 @@ describe('meshd agent --k8s --etcd', { timeout: 240_000 }, () => {
 
   test('the meshd agent process joins the cluster from the etcd and etcd-prefix keys of a ConfigMap-style --config-dir', async () => {
     const etcd = await EtcdHarness.start();
-    const api1 = await K8sApiFixture.start(routes('pods-list.json'));
-    const api2 = await K8sApiFixture.start(routes('pods-list-node-2.json'));
+    const api1 = await K8sApiFixture.start(agentRoutes('pods-list.json'));
+    const api2 = await K8sApiFixture.start(agentRoutes('pods-list-node-2.json'));
     const scratch = mkdtempSync(join(tmpdir(), 'meshd-k8s-etcd-config-'));
     const prefix = uniquePrefix('k8s-config');
     try {
@@ -157,10 +124,10 @@ describe('meshd agent --k8s --etcd', { timeout: 240_000 }, () => {
       mkdirSync(config);
       writeFileSync(join(config, 'k8s'), 'true\n');
       writeFileSync(join(config, 'k8s-node-name'), 'node-2\n');
-      writeFileSync(join(config, 'kubeconfig'), `${writeKubeconfig(scratch, 'node-2', api2.url)}\n`);
+      writeFileSync(join(config, 'kubeconfig'), `${writeKubeconfig(scratch, api2.url, 'kubeconfig-node-2')}\n`);
       writeFileSync(join(config, 'etcd'), `${etcd.url}\n`);
       writeFileSync(join(config, 'etcd-prefix'), `${prefix}\n`);
-      const node1 = { k8s: true, k8sNodeName: 'node-1', kubeconfig: writeKubeconfig(scratch, 'node-1', api1.url), runProxy: false, k8sSyncTimeoutMs: 20_000, etcd: [etcd.url], etcdPrefix: prefix };
+      const node1 = { k8s: true, k8sNodeName: 'node-1', kubeconfig: writeKubeconfig(scratch, api1.url, 'kubeconfig-node-1'), runProxy: false, k8sSyncTimeoutMs: 20_000, etcd: [etcd.url], etcdPrefix: prefix };
       await withAgent({ mode: 'inProcess', agentOptions: node1 }, async (a1) => {
         await withAgent({ args: ['--config-dir', config] }, async (a2) => {
           const on1 = await endpointsOf(a1);

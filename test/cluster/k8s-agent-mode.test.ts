@@ -12,42 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cgroup2Mount, type EndpointStatus, type PolicySummary } from '../../agent/index.js';
 import { runMeshd, withAgent } from '../agent/agent-harness.js';
-import { K8sApiFixture, type FixtureRoute } from './k8s-api-fixture.js';
-
-const ROUTES: FixtureRoute[] = [
-  { path: '/api/v1/namespaces', lists: ['namespaces-list.json'] },
-  { path: '/api/v1/pods', lists: ['pods-list.json'] },
-  { path: '/api/v1/services', lists: ['services-list.json'] },
-  { path: '/apis/networking.k8s.io/v1/networkpolicies', lists: ['netpol-list.json'] },
-  { path: '/apis/cilium.io/v2/ciliumnetworkpolicies', lists: ['cnp-list.json'] },
-  { path: '/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies', lists: ['ccnp-list.json'] },
-];
+import { K8sApiFixture, agentRoutes, writeKubeconfig } from './k8s-api-fixture.js';
 
 const FRONTEND = { id: 'shop/frontend-6d8f7c9b4-x2k9p', uid: '3f6c1a2e-0b7d-4c1e-9a51-000000000011' };
 const BACKEND = { id: 'shop/backend-7c5d9f8b6-m4q2z', uid: '3f6c1a2e-0b7d-4c1e-9a51-000000000012' };
-
-/** A kubeconfig file for the fixture server, as `kubectl config view --raw` would write it. */
-function writeKubeconfig(dir: string, server: string): string {
-  const file = join(dir, 'kubeconfig');
-  writeFileSync(
-    file,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: fixture
-  # Plain HTTP on 127.0.0.1: the client library allows http:// only with TLS verification off.
-  cluster: { server: "${server}", insecure-skip-tls-verify: true }
-users:
-- name: meshd
-  user: { token: fixture-token }
-contexts:
-- name: fixture
-  context: { cluster: fixture, user: meshd }
-current-context: fixture
-`,
-  );
-  return file;
-}
 
 /** A cgroup of the kubelet's systemd layout for one pod, under a top directory of this test's own. */
 function podCgroup(top: string, uid: string): string {
@@ -69,7 +37,7 @@ function readdirDirs(dir: string): string[] {
 
 describe('meshd agent --k8s', { timeout: 180_000 }, () => {
   test('the fixture\'s policies and node-1\'s pods reach the agent, a pod with a cgroup gets the datapath attached, and pod run is refused', async () => {
-    const api = await K8sApiFixture.start(ROUTES);
+    const api = await K8sApiFixture.start(agentRoutes());
     const scratch = mkdtempSync(join(tmpdir(), 'meshd-k8s-agent-'));
     // "kubepods" in the name: where the agent looks for the kubelet's cgroups.
     const cgroupTop = join(cgroup2Mount(), `meshdt${process.pid}-k8s-kubepods.slice`);
@@ -159,7 +127,7 @@ describe('meshd agent --k8s', { timeout: 180_000 }, () => {
   });
 
   test('the meshd agent process takes --k8s, --k8s-node-name and --kubeconfig from a ConfigMap-style --config-dir', async () => {
-    const api = await K8sApiFixture.start(ROUTES);
+    const api = await K8sApiFixture.start(agentRoutes());
     const dir = mkdtempSync(join(tmpdir(), 'meshd-k8s-config-'));
     try {
       const kubeconfig = writeKubeconfig(dir, api.url);

@@ -6,7 +6,8 @@
 // (the socket destroyed mid-stream). Every request is recorded with its query, so tests can check
 // the resourceVersion a watch resumed from. It is the API server, not the thing under test.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -32,6 +33,41 @@ export interface FixtureRoute {
   lists: string[];
   /** Watch sessions, in order; after the last one every watch is held open without events. */
   watches?: WatchSession[];
+}
+
+/** The collections `meshd agent --k8s` lists and watches, each with one list file and no watch events. */
+export function agentRoutes(podsList = 'pods-list.json'): FixtureRoute[] {
+  return [
+    { path: '/api/v1/namespaces', lists: ['namespaces-list.json'] },
+    { path: '/api/v1/pods', lists: [podsList] },
+    { path: '/api/v1/services', lists: ['services-list.json'] },
+    { path: '/apis/networking.k8s.io/v1/networkpolicies', lists: ['netpol-list.json'] },
+    { path: '/apis/cilium.io/v2/ciliumnetworkpolicies', lists: ['cnp-list.json'] },
+    { path: '/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies', lists: ['ccnp-list.json'] },
+  ];
+}
+
+/** A kubeconfig file for a fixture server, as `kubectl config view --raw` would write it; returns its path. */
+export function writeKubeconfig(dir: string, server: string, fileName = 'kubeconfig'): string {
+  const file = join(dir, fileName);
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: fixture
+  # Plain HTTP on 127.0.0.1: the client library allows http:// only with TLS verification off.
+  cluster: { server: "${server}", insecure-skip-tls-verify: true }
+users:
+- name: meshd
+  user: { token: fixture-token }
+contexts:
+- name: fixture
+  context: { cluster: fixture, user: meshd }
+current-context: fixture
+`,
+  );
+  return file;
 }
 
 export interface RecordedRequest {

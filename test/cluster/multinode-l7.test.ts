@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fabric, run, type FabricNode } from './fabric.js';
+import { eventually, runPod, type PodInfo } from './multinode-harness.js';
 
 const PORT = 8080;
 const SERVER = `require('node:http').createServer((q, r) => r.end('pod ' + q.method + ' ' + q.url)).listen(${PORT}, '::')`;
@@ -34,13 +35,6 @@ spec:
 
 const INGRESS_DEVICE = ['--ingress-device', 'fab0'];
 
-interface PodInfo {
-  name: string;
-  identity: number;
-  ipv4: string;
-  ipv6: string;
-}
-
 interface FlowJson {
   layer: string;
   protocol: string;
@@ -50,22 +44,6 @@ interface FlowJson {
   destination: { ip: string; port?: number; pod?: string };
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-      last = undefined;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 describe('ingress L7 rules for clients on another node', { timeout: 600_000 }, () => {
   let fabric: Fabric;
   let node1: FabricNode;
@@ -73,12 +51,6 @@ describe('ingress L7 rules for clients on another node', { timeout: 600_000 }, (
   let server: PodInfo;
   let client: PodInfo;
   const policyDir = mkdtempSync(join(tmpdir(), 'meshd-multinode-l7-'));
-
-  async function runPod(node: FabricNode, name: string, app: string, command: string[]): Promise<PodInfo> {
-    const r = await fabric.meshd(node, ['pod', 'run', '--name', name, '-l', `app=${app}`, '-o', 'json', '--', ...command]);
-    assert.equal(r.code, 0, `pod run ${name} on ${node.name}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as PodInfo;
-  }
 
   /** What pod `from` on node 1 gets for GET `path` on the server: a status, timeout, or an error code. */
   async function get(from: string, path: string, address = server.ipv4): Promise<string> {
@@ -112,9 +84,9 @@ describe('ingress L7 rules for clients on another node', { timeout: 600_000 }, (
     fabric = await Fabric.create({ nodes: 2, etcd: true, agentRoutes: true });
     [node1, node2] = [fabric.node(1), fabric.node(2)];
     await Promise.all(fabric.nodes.map((n) => fabric.startAgent(n, INGRESS_DEVICE)));
-    server = await runPod(node2, 'server', 'server', [process.execPath, '-e', SERVER]);
-    client = await runPod(node1, 'client', 'client', ['sleep', 'infinity']);
-    await runPod(node1, 'other', 'other', ['sleep', 'infinity']);
+    server = await runPod(fabric, node2, 'server', 'server', [process.execPath, '-e', SERVER]);
+    client = await runPod(fabric, node1, 'client', 'client', ['sleep', 'infinity']);
+    await runPod(fabric, node1, 'other', 'other', ['sleep', 'infinity']);
     const file = join(policyDir, 'policy.yaml');
     writeFileSync(file, POLICY);
     const applied = await fabric.meshd(node1, ['policy', 'apply', '-f', file]);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fabric, type FabricNode } from './fabric.js';
+import { eventually, runPod, type PodInfo } from './multinode-harness.js';
 
 const PORT = 8081;
 const SERVER = `require('node:net').createServer((c) => c.end('pong')).listen(${PORT}, '::')`;
@@ -26,28 +27,6 @@ spec:
     toPorts: [{ ports: [{ port: "${PORT}", protocol: TCP }] }]
 `;
 
-interface PodInfo {
-  name: string;
-  identity: number;
-  ipv4: string;
-  ipv6: string;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe('three nodes sharing one etcd', { timeout: 600_000 }, () => {
   let fabric: Fabric;
   let node1: FabricNode;
@@ -55,12 +34,6 @@ describe('three nodes sharing one etcd', { timeout: 600_000 }, () => {
   let node3: FabricNode;
   let server: PodInfo;
   const policyDir = mkdtempSync(join(tmpdir(), 'meshd-multinode-'));
-
-  async function runPod(node: FabricNode, name: string, app: string, command: string[]): Promise<PodInfo> {
-    const r = await fabric.meshd(node, ['pod', 'run', '--name', name, '-l', `app=${app}`, '-o', 'json', '--', ...command]);
-    assert.equal(r.code, 0, `pod run ${name} on ${node.name}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as PodInfo;
-  }
 
   /** What a connection from pod `from` (on `node`) to the server gets: pong, timeout, or an error code. */
   async function probe(node: FabricNode, from: string, address = server.ipv4): Promise<string> {
@@ -79,10 +52,10 @@ describe('three nodes sharing one etcd', { timeout: 600_000 }, () => {
     fabric = await Fabric.create({ nodes: 3, etcd: true, agentRoutes: true });
     [node1, node2, node3] = [fabric.node(1), fabric.node(2), fabric.node(3)];
     await Promise.all(fabric.nodes.map((n) => fabric.startAgent(n)));
-    server = await runPod(node2, 'server', 'server', [process.execPath, '-e', SERVER]);
-    await runPod(node1, 'client', 'client', ['sleep', 'infinity']);
-    await runPod(node3, 'other', 'other', ['sleep', 'infinity']);
-    await runPod(node3, 'client3', 'client', ['sleep', 'infinity']);
+    server = await runPod(fabric, node2, 'server', 'server', [process.execPath, '-e', SERVER]);
+    await runPod(fabric, node1, 'client', 'client', ['sleep', 'infinity']);
+    await runPod(fabric, node3, 'other', 'other', ['sleep', 'infinity']);
+    await runPod(fabric, node3, 'client3', 'client', ['sleep', 'infinity']);
   });
 
   after(async () => {
@@ -124,7 +97,7 @@ describe('three nodes sharing one etcd', { timeout: 600_000 }, () => {
     // The kernel keeps enforcing while the agent is away.
     assert.equal(await probe(node1, 'client'), 'pong');
     assert.equal(await probe(node3, 'other'), 'timeout');
-    await runPod(node1, 'late', 'client', ['sleep', 'infinity']);
+    await runPod(fabric, node1, 'late', 'client', ['sleep', 'infinity']);
     await fabric.startAgent(node2);
     await eventually('a pod created while the agent was down is allowed', async () => ((await probe(node1, 'late')) === 'pong' ? true : undefined));
     assert.equal(await probe(node3, 'other'), 'timeout');
@@ -135,7 +108,7 @@ describe('three nodes sharing one etcd', { timeout: 600_000 }, () => {
     assert.equal(await probe(node1, 'client'), 'pong', 'enforcement goes on without etcd');
     assert.equal(await probe(node3, 'other'), 'timeout');
     await fabric.etcd!.restart();
-    await runPod(node3, 'after-etcd', 'client', ['sleep', 'infinity']);
+    await runPod(fabric, node3, 'after-etcd', 'client', ['sleep', 'infinity']);
     await eventually('a pod created after the etcd restart is allowed', async () => ((await probe(node3, 'after-etcd')) === 'pong' ? true : undefined), 60_000);
     const maps = await Promise.all(fabric.nodes.map((n) => identities(n)));
     assert.equal(new Set(maps.map((m) => m.get('k8s:app=client'))).size, 1);

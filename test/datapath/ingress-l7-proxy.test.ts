@@ -7,41 +7,19 @@
 // deathstar from the gateway. xwing, not allowed at L3/L4, fails at connect.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText } from '../../policy/index.js';
-import { Snapshot, SnapshotCache, XdsServer, translateNode, type IpCacheEntry } from '../../xds/index.js';
-import { BuiltinProxy, subscribeFlows, type FlowRecord, type HttpFlowRecord } from '../../proxylib/index.js';
+import { translateNode, type IpCacheEntry } from '../../xds/index.js';
+import { subscribeFlows, type FlowRecord, type HttpFlowRecord } from '../../proxylib/index.js';
 import type { Pod } from '../../agent/index.js';
 import { HOST_IDENTITY, LineProcess, cnp, timedConnect, withCluster, type PodMember } from './datapath-harness.js';
+import { POD_HTTP_SERVER, freePortOn, startServedProxy } from './ingress-l7-harness.js';
 
 const NODE_ID = 'ingress-l7-node';
-
-/** An HTTP server in a pod that answers with what it saw. */
-const POD_HTTP_SERVER = String.raw`
-const http = require('node:http');
-http.createServer((req, res) => {
-  const body = JSON.stringify({ server: 'pod', method: req.method, url: req.url, from: req.socket.remoteAddress });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}).listen({ host: '::', port: Number(process.argv[1]) }, () => console.log(JSON.stringify({ listening: true })));
-`;
 
 async function curlInPod(pod: Pod, args: string[]): Promise<{ status: number; body: string; code: number | null }> {
   const r = await pod.exec('curl', ['-s', '--max-time', '5', '-o', '-', '-w', '\n%{http_code}', ...args], { timeoutMs: 15_000 });
   const cut = r.stdout.lastIndexOf('\n');
   return { body: r.stdout.slice(0, cut), status: Number(r.stdout.slice(cut + 1)), code: r.code };
-}
-
-/** A port free on the gateway address right now (the proxy binds it a moment later). */
-async function freePortOn(host: string): Promise<number> {
-  const server = createServer();
-  server.listen(0, host);
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 const DEATHSTAR_POLICY = cnp('deathstar', `  ingress:
@@ -80,26 +58,15 @@ function proxyTranslation(members: readonly PodMember[], gateways: { ipv4: strin
 test("deathstar's ingress HTTP rules are enforced by the built-in proxy for tiefighter on the same node, and xwing fails at connect", { timeout: 120_000 }, async () => {
   await withCluster(['deathstar', 'tiefighter', 'xwing'], async ({ dp, pods, members, node, applyPolicy }) => {
     const [deathstar, tiefighter, xwing] = members as [PodMember, PodMember, PodMember];
-    const cache = new SnapshotCache();
-    const xds = new XdsServer({ cache });
     const flows: FlowRecord[] = [];
     const unsubscribe = subscribeFlows((r) => flows.push(r));
-    let proxy: BuiltinProxy | undefined;
+    let served: Awaited<ReturnType<typeof startServedProxy>> | undefined;
     let server: LineProcess | undefined;
     try {
       const port = await freePortOn(node.gateway4);
       const translation = proxyTranslation(members, { ipv4: node.gateway4, ipv6: node.gateway6 }, port);
       assert.equal(translation.redirects.length, 1, `one ingress HTTP redirect: ${JSON.stringify(translation.skipped)}`);
-      const t = translation;
-      cache.setSnapshot(NODE_ID, Snapshot.fromMessages({ version: 'v1', listeners: t.listeners, routes: t.routes, clusters: t.clusters, endpoints: t.endpoints, secrets: t.secrets }));
-      proxy = await BuiltinProxy.start({
-        xds: await xds.listen('127.0.0.1:0'),
-        nodeId: NODE_ID,
-        originalDestination: (tuple) => dp.originalDestination(tuple),
-        identityOf: (ip) => dp.ipcache.identityOf(ip),
-        drainTimeoutMs: 500,
-      });
-      await proxy.ready(10_000);
+      served = await startServedProxy(dp, NODE_ID, translation);
       applyPolicy(DEATHSTAR_POLICY, { http: port });
       server = new LineProcess(pods[0]!.spawn(process.execPath, ['-e', POD_HTTP_SERVER, '8080'], { stdio: ['ignore', 'pipe', 'pipe'] }));
       await server.waitFor((l) => l['listening'] === true, 10_000);
@@ -132,8 +99,7 @@ test("deathstar's ingress HTTP rules are enforced by the built-in proxy for tief
     } finally {
       unsubscribe();
       server?.stop();
-      await proxy?.close();
-      await xds.close();
+      await served?.close();
     }
   });
 });

@@ -8,29 +8,16 @@
 // policy does not allow is dropped by the kernel and never reaches the proxy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { setupTproxyRouting, teardownTproxyRouting, translateEndpointPolicy, type Datapath } from '../../bpf/index.js';
 import { RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText } from '../../policy/index.js';
-import { Snapshot, SnapshotCache, XdsServer, translateNode, type IpCacheEntry } from '../../xds/index.js';
-import { BuiltinProxy, subscribeFlows, type FlowRecord, type HttpFlowRecord } from '../../proxylib/index.js';
+import { translateNode, type IpCacheEntry } from '../../xds/index.js';
+import { subscribeFlows, type FlowRecord, type HttpFlowRecord } from '../../proxylib/index.js';
 import type { NodeNetwork } from '../../agent/index.js';
-import { HOST_IDENTITY, LineProcess, cnp, withCluster, type PodMember } from './datapath-harness.js';
+import { LineProcess, cnp, withCluster, type PodMember } from './datapath-harness.js';
+import { POD_HTTP_SERVER, REMOTE_CLIENT_IDENTITY, addRemoteIdentities, curlFrom, freePortOn, remoteIpcache, startServedProxy } from './ingress-l7-harness.js';
 import { withRemoteNode, type RemoteNode } from './remote-node.js';
 
 const NODE_ID = 'ingress-l7-remote-node';
-const REMOTE_CLIENT_IDENTITY = 2000;
-const INTRUDER_IDENTITY = 2001;
-
-const POD_HTTP_SERVER = String.raw`
-const http = require('node:http');
-http.createServer((req, res) => {
-  const body = JSON.stringify({ server: 'pod', method: req.method, url: req.url, from: req.socket.remoteAddress });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}).listen({ host: '::', port: Number(process.argv[1]) }, () => console.log(JSON.stringify({ listening: true })));
-`;
-
 const SERVER_POLICY = cnp('server', `  ingress:
     - fromEndpoints: [{ matchLabels: { app: remote-client } }]
       toPorts:
@@ -42,17 +29,8 @@ function world(node: NodeNetwork, members: readonly PodMember[], remote: RemoteN
   const repo = new Repository();
   const selectors = new SelectorCache();
   for (const r of RESERVED_IDENTITIES) selectors.addIdentity(r.id, r.labels);
-  const labelsOf = (app: string) => new Repository().upsertEndpoint({ name: app, namespace: 'default', labels: { app }, ips: [], namedPorts: [] }).identityLabels;
-  selectors.addIdentity(REMOTE_CLIENT_IDENTITY, labelsOf('remote-client'));
-  selectors.addIdentity(INTRUDER_IDENTITY, labelsOf('intruder'));
-  const ipcache: Array<[string, number]> = [
-    [`${node.gateway4}/32`, HOST_IDENTITY],
-    [`${node.gateway6}/128`, HOST_IDENTITY],
-    [`${remote.ipv4[0]}/32`, REMOTE_CLIENT_IDENTITY],
-    [`${remote.ipv6[0]}/128`, REMOTE_CLIENT_IDENTITY],
-    [`${remote.ipv4[1]}/32`, INTRUDER_IDENTITY],
-    [`${remote.ipv6[1]}/128`, INTRUDER_IDENTITY],
-  ];
+  addRemoteIdentities(selectors);
+  const ipcache = remoteIpcache(node, remote);
   for (const m of members) {
     const ep = repo.upsertEndpoint({ name: m.app, namespace: 'default', labels: { app: m.app }, ips: [m.ipv4, m.ipv6], namedPorts: [] });
     selectors.addIdentity(m.identity, ep.identityLabels);
@@ -77,31 +55,13 @@ function installKernelPolicy(dp: Datapath, w: ReturnType<typeof world>, members:
   }
 }
 
-async function freePortOn(host: string): Promise<number> {
-  const server = createServer();
-  server.listen(0, host);
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function curlFrom(remote: RemoteNode, source: string, args: string[], maxTime = 5): Promise<{ status: number; body: string }> {
-  const r = await remote.exec('curl', ['-s', '-g', '--interface', source, '--max-time', String(maxTime), '-o', '-', '-w', '\n%{http_code}', ...args], (maxTime + 5) * 1000);
-  const cut = r.stdout.lastIndexOf('\n');
-  return { body: r.stdout.slice(0, cut), status: Number(r.stdout.slice(cut + 1)) };
-}
-
 test("a pod's ingress HTTP rules are enforced by the built-in proxy for a client on another node, which it sees with its real address, and an unlisted identity is dropped by the kernel", { timeout: 180_000 }, async () => {
   await withCluster(['server'], async ({ dp, pods, members, node }) => {
     const [server] = members as [PodMember];
     await withRemoteNode(node, async (remote) => {
-      const cache = new SnapshotCache();
-      const xds = new XdsServer({ cache });
       const flows: FlowRecord[] = [];
       const unsubscribe = subscribeFlows((r) => flows.push(r));
-      let proxy: BuiltinProxy | undefined;
+      let served: Awaited<ReturnType<typeof startServedProxy>> | undefined;
       let podServer: LineProcess | undefined;
       try {
         setupTproxyRouting();
@@ -119,15 +79,7 @@ test("a pod's ingress HTTP rules are enforced by the built-in proxy for a client
         });
         assert.equal(t.redirects.length, 1, `one ingress HTTP redirect: ${JSON.stringify(t.skipped)}`);
         assert.equal(t.listeners[0]?.transparent, true, 'the ingress listener is transparent');
-        cache.setSnapshot(NODE_ID, Snapshot.fromMessages({ version: 'v1', listeners: t.listeners, routes: t.routes, clusters: t.clusters, endpoints: t.endpoints, secrets: t.secrets }));
-        proxy = await BuiltinProxy.start({
-          xds: await xds.listen('127.0.0.1:0'),
-          nodeId: NODE_ID,
-          originalDestination: (tuple) => dp.originalDestination(tuple),
-          identityOf: (ip) => dp.ipcache.identityOf(ip),
-          drainTimeoutMs: 500,
-        });
-        await proxy.ready(10_000);
+        served = await startServedProxy(dp, NODE_ID, t);
         installKernelPolicy(dp, w, members, port);
         podServer = new LineProcess(pods[0]!.spawn(process.execPath, ['-e', POD_HTTP_SERVER, '8080'], { stdio: ['ignore', 'pipe', 'pipe'] }));
         await podServer.waitFor((l) => l['listening'] === true, 10_000);
@@ -162,8 +114,7 @@ test("a pod's ingress HTTP rules are enforced by the built-in proxy for a client
       } finally {
         unsubscribe();
         podServer?.stop();
-        await proxy?.close();
-        await xds.close();
+        await served?.close();
         try {
           dp.detachIngressDevice(remote.nodeDevice);
         } finally {

@@ -20,12 +20,9 @@ import {
 } from '../../bpf/index.js';
 import { RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText } from '../../policy/index.js';
 import type { NodeNetwork } from '../../agent/index.js';
-import { HOST_IDENTITY, LineProcess, cnp, collectEvents, datapathOptions, showEvents, withCluster, type PodMember } from './datapath-harness.js';
+import { LineProcess, cnp, collectEvents, datapathOptions, showEvents, withCluster, type PodMember } from './datapath-harness.js';
 import { withRemoteNode, type RemoteNode } from './remote-node.js';
-
-/** The remote client's identity (a pod of the other node) and an intruder's. */
-const REMOTE_CLIENT_IDENTITY = 2000;
-const INTRUDER_IDENTITY = 2001;
+import { INTRUDER_IDENTITY, REMOTE_CLIENT_IDENTITY, addRemoteIdentities, curlFrom, freePortOn, remoteIpcache } from './ingress-l7-harness.js';
 
 const POD_HTTP_SERVER = String.raw`
 const http = require('node:http');
@@ -49,10 +46,7 @@ function applyWithRemotes(dp: Datapath, members: readonly PodMember[], yaml: str
   const repo = new Repository();
   const cache = new SelectorCache();
   for (const r of RESERVED_IDENTITIES) cache.addIdentity(r.id, r.labels);
-  // Pods of the other node: their labels as this node's repository would derive them.
-  const labelsOf = (app: string) => new Repository().upsertEndpoint({ name: app, namespace: 'default', labels: { app }, ips: [], namedPorts: [] }).identityLabels;
-  cache.addIdentity(REMOTE_CLIENT_IDENTITY, labelsOf('remote-client'));
-  cache.addIdentity(INTRUDER_IDENTITY, labelsOf('intruder'));
+  addRemoteIdentities(cache);
   for (const m of members) {
     const ep = repo.upsertEndpoint({ name: m.app, namespace: 'default', labels: { app: m.app }, ips: [m.ipv4, m.ipv6], namedPorts: [] });
     cache.addIdentity(m.identity, ep.identityLabels);
@@ -69,13 +63,8 @@ function applyWithRemotes(dp: Datapath, members: readonly PodMember[], yaml: str
 
 function registerRemotes(dp: Datapath, node: NodeNetwork, members: readonly PodMember[], remote: RemoteNode): void {
   dp.ipcache.replaceAll([
-    [`${node.gateway4}/32`, HOST_IDENTITY],
-    [`${node.gateway6}/128`, HOST_IDENTITY],
+    ...remoteIpcache(node, remote),
     ...members.flatMap((m) => [[`${m.ipv4}/32`, m.identity], [`${m.ipv6}/128`, m.identity]] as Array<[string, number]>),
-    [`${remote.ipv4[0]}/32`, REMOTE_CLIENT_IDENTITY],
-    [`${remote.ipv6[0]}/128`, REMOTE_CLIENT_IDENTITY],
-    [`${remote.ipv4[1]}/32`, INTRUDER_IDENTITY],
-    [`${remote.ipv6[1]}/128`, INTRUDER_IDENTITY],
   ]);
 }
 
@@ -103,12 +92,6 @@ async function transparentListener(address: string, port: number, accepted: Acce
   return server;
 }
 
-async function curlFrom(remote: RemoteNode, source: string, url: string, maxTime = 5): Promise<{ status: number; body: string }> {
-  const r = await remote.exec('curl', ['-s', '-g', '--interface', source, '--max-time', String(maxTime), '-o', '-', '-w', '\n%{http_code}', url], (maxTime + 5) * 1000);
-  const cut = r.stdout.lastIndexOf('\n');
-  return { body: r.stdout.slice(0, cut), status: Number(r.stdout.slice(cut + 1)) };
-}
-
 const url = (address: string, port: number, path: string): string => (address.includes(':') ? `http://[${address}]:${port}${path}` : `http://${address}:${port}${path}`);
 
 test('a client on another node reaches the transparent ingress listener with its real address and the pod address, an unlisted identity is dropped by the kernel, a pod without policy is reached directly, and a second open keeps the device link', { timeout: 180_000 }, async () => {
@@ -127,11 +110,7 @@ test('a client on another node reaches the transparent ingress listener with its
         assert.deepEqual(dp.ingressDevices(), [remote.nodeDevice]);
 
         // A proxy port nobody uses: the listener binds it on both gateway addresses.
-        const probeServer = createServer().listen(0, node.gateway4);
-        await once(probeServer, 'listening');
-        const proxyPort = (probeServer.address() as { port: number }).port;
-        probeServer.close();
-        await once(probeServer, 'close');
+        const proxyPort = await freePortOn(node.gateway4);
         listeners.push(await transparentListener(node.gateway4, proxyPort, accepted));
         listeners.push(await transparentListener(node.gateway6, proxyPort, accepted));
 
@@ -150,7 +129,7 @@ test('a client on another node reaches the transparent ingress listener with its
           const events = dp.events();
           try {
             const before = accepted.length;
-            const viaProxy = await curlFrom(remote, client, url(podAddress, 8080, '/allowed'));
+            const viaProxy = await curlFrom(remote, client, [url(podAddress, 8080, '/allowed')]);
             if (viaProxy.status !== 200) {
               const got = await collectEvents(events, () => true, 10, 1000);
               assert.fail(`IPv${family}: ${JSON.stringify(viaProxy)}; events ${showEvents(got)}`);
@@ -160,7 +139,7 @@ test('a client on another node reaches the transparent ingress listener with its
             assert.ok(seen, `IPv${family}: the listener accepted the connection`);
             assert.deepEqual({ local: seen.local, from: seen.remote.address }, { local: { address: podAddress, port: 8080 }, from: client }, 'local address = the original destination, peer = the real client');
 
-            const dropped = await curlFrom(remote, intruder, url(podAddress, 8080, '/allowed'), 2);
+            const dropped = await curlFrom(remote, intruder, [url(podAddress, 8080, '/allowed')], 2);
             assert.equal(dropped.status, 0, `IPv${family}: the intruder gets no answer: ${JSON.stringify(dropped)}`);
             assert.equal(accepted.length, before + 1, 'the intruder never reached the listener');
 
@@ -177,7 +156,7 @@ test('a client on another node reaches the transparent ingress listener with its
             events.close();
           }
 
-          const direct = await curlFrom(remote, client, url(plainAddress, 8080, '/direct'));
+          const direct = await curlFrom(remote, client, [url(plainAddress, 8080, '/direct')]);
           assert.equal(direct.status, 200, `IPv${family} to a pod without policy: ${JSON.stringify(direct)}`);
           const body = JSON.parse(direct.body) as { server: string; from: string };
           assert.deepEqual({ server: body.server, from: body.from.replace(/^::ffff:/, '') }, { server: 'pod', from: client }, 'reached directly, with the client address');
@@ -189,7 +168,7 @@ test('a client on another node reaches the transparent ingress listener with its
         try {
           assert.deepEqual(restarted.ingressDevices(), [remote.nodeDevice]);
           const before = accepted.length;
-          const again = await curlFrom(remote, remote.ipv4[0], url(server.ipv4, 8080, '/allowed'));
+          const again = await curlFrom(remote, remote.ipv4[0], [url(server.ipv4, 8080, '/allowed')]);
           assert.equal((JSON.parse(again.body) as { server: string }).server, 'proxy', `after a second open: ${JSON.stringify(again)}`);
           assert.equal(accepted.length, before + 1);
         } finally {
@@ -198,7 +177,7 @@ test('a client on another node reaches the transparent ingress listener with its
 
         assert.equal(dp.detachIngressDevice(remote.nodeDevice), true);
         assert.deepEqual(dp.ingressDevices(), []);
-        const unassigned = await curlFrom(remote, remote.ipv4[0], url(server.ipv4, 8080, '/allowed'));
+        const unassigned = await curlFrom(remote, remote.ipv4[0], [url(server.ipv4, 8080, '/allowed')]);
         assert.equal((JSON.parse(unassigned.body) as { server: string }).server, 'pod', 'without the tc program the pod answers itself (L3/L4 only)');
       } finally {
         for (const p of podServers) p.stop();

@@ -7,18 +7,16 @@
 // server in this process. Needs root and BPF; fails with the missing piece's name otherwise.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FqdnManager, UdpPeerActivity, EndpointPolicyRegenerator, loadFqdnState } from '../../agent/index.js';
-import type { DnsAnswerEvent, DnsAnswerObserver } from '../../proxylib/index.js';
-import { IdentityAllocator, RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText } from '../../policy/index.js';
+import { loadFqdnState } from '../../agent/index.js';
+import type { DnsAnswerObserver } from '../../proxylib/index.js';
+import { loadPolicyText } from '../../policy/index.js';
 import { LineProcess, cnp, timedConnect, withCluster, type TestCluster } from '../datapath/datapath-harness.js';
-import { ProxyHarness, envoyMessages } from '../proxy/harness.js';
+import { envoyMessages } from '../proxy/harness.js';
+import { datapathProxyOptions, withFqdnProxy, withLoopbackEcho, type TestAgent } from './fqdn-agent-harness.js';
 import { DIG, digArgs, dnsPolicyJson, freeDnsPort, parseDigOutput, requireTools, startDnsmasq, udpDnsListenerJson } from './dns-harness.js';
 
 const T = { timeout: 180_000 };
@@ -64,173 +62,77 @@ interface FqdnPodWorld {
   dig(name: string): Promise<ReturnType<typeof parseDigOutput>>;
 }
 
-interface TestAgent {
-  manager: FqdnManager;
-  /** onAnswer timings and what the kernel said about each IP when onAnswer resolved. */
-  observed: Array<{ event: DnsAnswerEvent; ms: number; kernelIdentities: number[] }>;
-  observer: DnsAnswerObserver;
-  stop(): Promise<void>;
-}
-
 /** Test addresses on lo, an echo server, pods with a datapath, dnsmasq, the proxy's xDS; all removed afterwards. */
 async function withFqdnPod(fn: (w: FqdnPodWorld) => Promise<void>): Promise<void> {
   await requireTools();
   const ips = testAddresses();
   const stateDir = mkdtempSync(join(tmpdir(), 'meshd-fqdn-pod-'));
-  const sockets = new Set<Socket>();
-  let echo: Server | undefined;
-  const added: string[] = [];
   try {
-    for (const ip of Object.values(ips)) {
-      execFileSync('ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo']);
-      added.push(ip);
-    }
-    echo = createServer((s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-      s.on('data', (d) => s.write(d));
-    });
-    await new Promise<void>((resolve, reject) => echo!.once('error', reject).listen(0, '0.0.0.0', resolve));
-    const serverPort = (echo.address() as { port: number }).port;
-
-    await withCluster(['client'], async (cluster) => {
-      const { dp, pods, members, node, pinRoot } = cluster;
-      const h = await ProxyHarness.start({ nodeId: `fqdn-pod-${process.pid}` });
-      const agents: TestAgent[] = [];
-      try {
-        const dnsmasq = await startDnsmasq(
-          h.cleanup,
-          [
-            `--host-record=api.allowed.test,${ips.answerIp},${SHORT_TTL_SECONDS}`,
-            `--host-record=long.allowed.test,${ips.longIp},300`,
-            `--host-record=edge.cdn.test,${ips.cnameIp},60`,
-            '--cname=shop.alias.test,edge.cdn.test,60',
-          ],
-          node.gateway4,
-        );
-        const proxyPort = await freeDnsPort();
-        const client = members[0]!;
-        const dnsPolicy = dnsPolicyJson({
-          endpoint_ips: [client.ipv4, client.ipv6],
-          destination_ports: { start: dnsmasq.port, end: dnsmasq.port },
-          upstream: { cluster: 'original-dst' },
-          rules: [{ name: 'allow all names', remotes: { any: true }, names: [{ match_pattern: '*' }] }],
-        });
-        h.setSnapshot(
-          envoyMessages({
-            listeners: [
-              udpDnsListenerJson('dns-udp', [dnsPolicy], node.gateway4, proxyPort),
+    await withLoopbackEcho(Object.values(ips), { dualStack: false }, (serverPort) =>
+      withCluster(['client'], async (cluster) => {
+        const { pods, members, node } = cluster;
+        await withFqdnProxy(`fqdn-pod-${process.pid}`, async (h, startTrackedAgent) => {
+          const dnsmasq = await startDnsmasq(
+            h.cleanup,
+            [
+              `--host-record=api.allowed.test,${ips.answerIp},${SHORT_TTL_SECONDS}`,
+              `--host-record=long.allowed.test,${ips.longIp},300`,
+              `--host-record=edge.cdn.test,${ips.cnameIp},60`,
+              '--cname=shop.alias.test,edge.cdn.test,60',
             ],
-            clusters: [{ name: 'original-dst', type: 'ORIGINAL_DST', connect_timeout: '2s', lb_policy: 'CLUSTER_PROVIDED' }],
-          }),
-        );
-        const loaded = loadPolicyText(
-          'fqdn-policy.yaml',
-          cnp(
-            'client',
-            `  egress:
+            node.gateway4,
+          );
+          const proxyPort = await freeDnsPort();
+          const client = members[0]!;
+          const dnsPolicy = dnsPolicyJson({
+            endpoint_ips: [client.ipv4, client.ipv6],
+            destination_ports: { start: dnsmasq.port, end: dnsmasq.port },
+            upstream: { cluster: 'original-dst' },
+            rules: [{ name: 'allow all names', remotes: { any: true }, names: [{ match_pattern: '*' }] }],
+          });
+          h.setSnapshot(
+            envoyMessages({
+              listeners: [
+                udpDnsListenerJson('dns-udp', [dnsPolicy], node.gateway4, proxyPort),
+              ],
+              clusters: [{ name: 'original-dst', type: 'ORIGINAL_DST', connect_timeout: '2s', lb_policy: 'CLUSTER_PROVIDED' }],
+            }),
+          );
+          const loaded = loadPolicyText(
+            'fqdn-policy.yaml',
+            cnp(
+              'client',
+              `  egress:
     - toEntities: [host]
       toPorts: [{ ports: [{ port: "${dnsmasq.port}", protocol: UDP }], rules: { dns: [{ matchPattern: "*" }] } }]
     - toFQDNs: [{ matchName: api.allowed.test }, { matchName: long.allowed.test }, { matchPattern: "*.cdn.test" }]
       toPorts: [{ ports: [{ port: "${serverPort}", protocol: TCP }, { port: "${serverPort}", protocol: UDP }] }]`,
-          ),
-        );
-        assert.deepEqual(loaded.problems, []);
+            ),
+          );
+          assert.deepEqual(loaded.problems, []);
 
-        const startAgent = async (options: { udpFlowIdleMs?: number } = {}): Promise<TestAgent> => {
-          // Policies → Repository → SelectorCache, the allocator on the state directory, and
-          // FqdnManager restored before anything answers; then every endpoint's policy written.
-          const { allocator } = await IdentityAllocator.open(stateDir);
-          const selectorCache = new SelectorCache();
-          for (const r of RESERVED_IDENTITIES) selectorCache.addIdentity(r.id, r.labels);
-          const repository = new Repository();
-          const ep = repository.upsertEndpoint({ name: 'client', namespace: 'default', labels: { app: 'client' }, ips: [client.ipv4, client.ipv6], namedPorts: [] });
-          selectorCache.addIdentity(client.identity, ep.identityLabels);
-          for (const p of loaded.policies) repository.upsertPolicy(p);
-          const regenerator = new EndpointPolicyRegenerator({
-            repository,
-            selectorCache,
-            datapath: dp,
-            endpointIdOf: (name) => (name === 'default/client' ? client.endpointId : undefined),
-            proxyPortOf: (type) => (type === 'dns' ? proxyPort : undefined),
-          });
-          const { manager, warnings } = await FqdnManager.open({
-            stateDir,
-            allocator,
-            selectorCache,
-            ipcache: dp.ipcache,
-            policyUpdater: regenerator,
-            policies: loaded.policies,
-            gcIntervalMs: 100,
-            flowActivity: new UdpPeerActivity(pinRoot),
-            ...options,
-          });
-          assert.deepEqual(warnings, []);
-          regenerator.regenerateAll();
-          const observed: TestAgent['observed'] = [];
-          let stopped = false;
-          const agent: TestAgent = {
-            manager,
-            observed,
-            observer: {
-              onAnswer: async (event) => {
-                const t0 = performance.now();
-                await manager.onAnswer(event);
-                observed.push({ event, ms: performance.now() - t0, kernelIdentities: event.addresses.map((a) => dp.ipcache.identityOf(a.ip)) });
-              },
-            },
-            stop: async () => {
-              if (stopped) return;
-              stopped = true;
-              try {
-                await manager.close();
-              } finally {
-                await allocator.flush();
-              }
-            },
+          const startAgent = (options: { udpFlowIdleMs?: number } = {}): Promise<TestAgent> =>
+            startTrackedAgent({ cluster, stateDir, policies: loaded.policies, proxyPort, fqdn: options });
+
+          let proxyRunning = false;
+          const stopProxy = async () => {
+            if (proxyRunning) await h.proxy.close();
+            proxyRunning = false;
           };
-          agents.push(agent);
-          return agent;
-        };
-
-        let proxyRunning = false;
-        const stopProxy = async () => {
-          if (proxyRunning) await h.proxy.close();
-          proxyRunning = false;
-        };
-        const startProxy = async (observer: DnsAnswerObserver) => {
-          await stopProxy();
-          await h.startProxy({
-            originalDestination: (tuple) => {
-              const o = dp.originalDestination(tuple);
-              return o ? { address: o.address, port: o.port } : undefined;
-            },
-            identityOf: (ip) => dp.ipcache.identityOf(ip),
-            dnsAnswerObserver: observer,
-          });
-          proxyRunning = true;
-        };
-        const dig = async (name: string) => parseDigOutput((await pods[0]!.exec(DIG, digArgs(dnsmasq, name, 'A'), { timeoutMs: 20_000 })).stdout);
-        await fn({ cluster, ips, serverPort, stateDir, dnsmasq, startAgent, startProxy, stopProxy, dig });
-      } finally {
-        try {
-          for (const a of agents) await a.stop().catch(() => undefined);
-        } finally {
-          await h.close();
-        }
-      }
-    });
+          const startProxy = async (observer: DnsAnswerObserver) => {
+            await stopProxy();
+            await h.startProxy({
+              ...datapathProxyOptions(cluster),
+              dnsAnswerObserver: observer,
+            });
+            proxyRunning = true;
+          };
+          const dig = async (name: string) => parseDigOutput((await pods[0]!.exec(DIG, digArgs(dnsmasq, name, 'A'), { timeoutMs: 20_000 })).stdout);
+          await fn({ cluster, ips, serverPort, stateDir, dnsmasq, startAgent, startProxy, stopProxy, dig });
+        });
+      }),
+    );
   } finally {
-    for (const s of sockets) s.destroy();
-    if (echo) await new Promise<void>((resolve) => echo!.close(() => resolve()));
-    for (const ip of added) {
-      try {
-        execFileSync('ip', ['addr', 'del', `${ip}/32`, 'dev', 'lo']);
-      } catch {
-        // Already gone.
-      }
-    }
     rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import dnsPacket from 'dns-packet';
 import { ProxyHarness, envoyMessages } from '../proxy/harness.js';
 import { reusePortAvailable } from '../../bpf/index.js';
+import type { BuiltinProxy } from '../../proxylib/index.js';
 import { dnsPolicyJson, freeDnsPort, requireTools, startDnsmasq, tcpDnsListenerJson, udpDnsListenerJson } from './dns-harness.js';
 
 const T = { timeout: 60_000 };
@@ -68,6 +69,42 @@ async function queryTcp(port: number, id: number): Promise<'ok' | string> {
   });
 }
 
+/**
+ * Four clients querying in a closed loop (bounded by count and by stop()) through `ask`, each with
+ * its own query ids; every answer other than 'ok' is a failure.
+ */
+function queryThroughout(ask: (id: number) => Promise<string>): { failures: string[]; sent(): number; stop(): Promise<void> } {
+  const failures: string[] = [];
+  let sent = 0;
+  let running = true;
+  const clients = Array.from({ length: 4 }, async (_, c) => {
+    for (let i = 0; running && i < 2000; i++) {
+      const r = await ask((c * 2000 + i) & 0xffff);
+      sent++;
+      if (r !== 'ok') failures.push(`client ${c} query ${i}: ${r}`);
+    }
+  });
+  return {
+    failures,
+    sent: () => sent,
+    stop: async () => {
+      running = false;
+      await Promise.all(clients);
+    },
+  };
+}
+
+/** The proxy's listeners bound on `port`, once at least one is (listeners bind asynchronously); 5 s at most. */
+async function boundOn(proxy: BuiltinProxy, port: number): Promise<ReturnType<BuiltinProxy['listeners']>> {
+  const deadline = Date.now() + 5000;
+  let bound = proxy.listeners().filter((l) => l.bound.port === port);
+  while (bound.length === 0 && Date.now() < deadline) {
+    await sleep(20);
+    bound = proxy.listeners().filter((l) => l.bound.port === port);
+  }
+  return bound;
+}
+
 describe('DNS listener handover between two proxies (UDP and TCP)', () => {
   test('a second proxy joins the listener port, the first closes, and a client querying throughout loses no query', T, async () => {
     await requireTools();
@@ -77,25 +114,16 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
       const port = await freeDnsPort();
       h.setSnapshot(envoyMessages({ listeners: [udpDnsListenerJson('dns-udp', [dnsPolicyJson()], '127.0.0.1', port)], clusters: [resolverCluster(dnsmasq.port)] }));
       const first = await h.startProxy({ portHandover: true });
-      const failures: string[] = [];
-      let sent = 0;
-      let running = true;
-      // Four clients in a closed loop, bounded by count and by the `running` flag.
-      const clients = Array.from({ length: 4 }, async (_, c) => {
-        for (let i = 0; running && i < 2000; i++) {
-          const r = await query(port, (c * 2000 + i) & 0xffff);
-          sent++;
-          if (r !== 'ok') failures.push(`client ${c} query ${i}: ${r}`);
-        }
-      });
+      const clients = queryThroughout((id) => query(port, id));
       await sleep(300);
       const second = await h.startProxy({ portHandover: true });
       await sleep(200);
       const firstCount = first.stats()['dns.queries'] ?? 0;
       await first.close();
       await sleep(300);
-      running = false;
-      await Promise.all(clients);
+      await clients.stop();
+      const { failures } = clients;
+      const sent = clients.sent();
       assert.deepEqual(failures, []);
       assert.ok(sent > 100, `only ${sent} queries sent`);
       assert.ok(firstCount > 0 && (second.stats()['dns.queries'] ?? 0) > 0, 'both proxies answered');
@@ -119,24 +147,16 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
       const port = await freeDnsPort();
       h.setSnapshot(envoyMessages({ listeners: [tcpDnsListenerJson('dns-tcp', dnsPolicyJson(), '127.0.0.1', port)], clusters: [resolverCluster(dnsmasq.port)] }));
       const first = await h.startProxy({ portHandover: true });
-      const failures: string[] = [];
-      let sent = 0;
-      let running = true;
-      const clients = Array.from({ length: 4 }, async (_, c) => {
-        for (let i = 0; running && i < 2000; i++) {
-          const r = await queryTcp(port, (c * 2000 + i) & 0xffff);
-          sent++;
-          if (r !== 'ok') failures.push(`client ${c} query ${i}: ${r}`);
-        }
-      });
+      const clients = queryThroughout((id) => queryTcp(port, id));
       await sleep(300);
       const second = await h.startProxy({ portHandover: true });
       assert.deepEqual(second.listeners().map((l) => l.bound.port), [port], 'the second proxy listens on the same port');
       await sleep(200);
       await first.close();
       await sleep(300);
-      running = false;
-      await Promise.all(clients);
+      await clients.stop();
+      const { failures } = clients;
+      const sent = clients.sent();
       // Every connection reached a proxy. A connection the old proxy accepted but had not read yet
       // when its drain started gets the listener manager's grace (UNREAD_DRAIN_GRACE_MS) to send
       // its query and is answered; one whose client stayed silent past the grace would still be
@@ -257,12 +277,7 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
         }),
       );
       const proxy = await h.startProxy();
-      const deadline = Date.now() + 5000;
-      let bound = proxy.listeners().filter((l) => l.bound.port === port);
-      while (bound.length === 0 && Date.now() < deadline) {
-        await sleep(20);
-        bound = proxy.listeners().filter((l) => l.bound.port === port);
-      }
+      const bound = await boundOn(proxy, port);
       assert.equal(bound.length, 1, `one listener holds the port: ${JSON.stringify(proxy.listeners())}`);
       assert.ok(proxy.stats()['listeners.configured'] === 2);
     } finally {
@@ -281,12 +296,7 @@ describe('DNS listener handover between two proxies (UDP and TCP)', () => {
         }),
       );
       const proxy = await h.startProxy();
-      const deadline = Date.now() + 5000;
-      let bound = proxy.listeners().filter((l) => l.bound.port === port);
-      while (bound.length === 0 && Date.now() < deadline) {
-        await sleep(20);
-        bound = proxy.listeners().filter((l) => l.bound.port === port);
-      }
+      const bound = await boundOn(proxy, port);
       assert.equal(bound.length, 1, `one listener holds the port: ${JSON.stringify(proxy.listeners())}`);
     } finally {
       await h.close();

@@ -12,17 +12,14 @@
 //
 // Everything started is stopped and every address removed, also when a test fails.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { EndpointPolicyRegenerator, FqdnManager, UdpPeerActivity } from '../../agent/index.js';
-import type { BuiltinProxy, DnsAnswerEvent, DnsAnswerObserver } from '../../proxylib/index.js';
-import { IdentityAllocator, RESERVED_IDENTITIES, Repository, SelectorCache, loadPolicyText } from '../../policy/index.js';
+import type { BuiltinProxy, DnsAnswerObserver } from '../../proxylib/index.js';
+import { loadPolicyText } from '../../policy/index.js';
 import { cnp, withCluster, type TestCluster } from '../datapath/datapath-harness.js';
 import { ProxyHarness, envoyMessages } from '../proxy/harness.js';
+import { datapathProxyOptions, withFqdnProxy, withLoopbackEcho, type TestAgent } from './fqdn-agent-harness.js';
 import { DIG, digArgs, dnsPolicyJson, freeDnsPort, parseDigOutput, requireTools, startDnsmasq, udpDnsListenerJson } from './dns-harness.js';
 
 /** Addresses of this run: 198.18.0.0/15 (RFC 2544) and a ULA /64 of this process, on lo. */
@@ -96,15 +93,6 @@ export interface GetaddrinfoResult {
   ms: number;
 }
 
-export interface TestAgent {
-  manager: FqdnManager;
-  /** Every answer the learning side finished, with its time and the kernel's view when done. */
-  observed: Array<{ event: DnsAnswerEvent; ms: number; kernelIdentities: number[] }>;
-  /** The proxy's observer; after stop() it releases answers at once (the agent is away). */
-  observer: DnsAnswerObserver;
-  stop(): Promise<void>;
-}
-
 export interface PodResolverWorld {
   cluster: TestCluster;
   addresses: ReturnType<typeof podResolverAddresses>;
@@ -126,159 +114,69 @@ export async function withPodResolver(fn: (w: PodResolverWorld) => Promise<void>
   const stateDir = mkdtempSync(join(tmpdir(), 'meshd-dns-pod-resolver-'));
   const resolvConf = join(stateDir, 'resolv.conf');
   writeFileSync(resolvConf, `nameserver ${addresses.resolver}\noptions attempts:1 timeout:2\n`);
-  const sockets = new Set<Socket>();
-  let echo: Server | undefined;
-  const added: string[] = [];
   try {
-    for (const ip of Object.values(addresses)) {
-      const v6 = ip.includes(':');
-      execFileSync('ip', [...(v6 ? ['-6'] : []), 'addr', 'add', `${ip}/${v6 ? 128 : 32}`, 'dev', 'lo', ...(v6 ? ['nodad'] : [])]);
-      added.push(ip);
-    }
-    echo = createServer((s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-      s.on('data', (d) => s.write(d));
-    });
-    await new Promise<void>((resolve, reject) => echo!.once('error', reject).listen({ port: 0, host: '::', ipv6Only: false }, resolve));
-    const serverPort = (echo.address() as { port: number }).port;
-
-    await withCluster(['client'], async (cluster) => {
-      const { dp, pods, members, node, pinRoot } = cluster;
-      const h = await ProxyHarness.start({ nodeId: `dns-pod-resolver-${process.pid}` });
-      const agents: TestAgent[] = [];
-      try {
-        const dnsmasq = await startDnsmasqOn53(h, addresses.resolver, RECORDS(addresses));
-        const proxyPort = await freeDnsPort();
-        const client = members[0]!;
-        const names = [{ match_name: 'api.allowed.test' }, { match_name: 'shop.alias.test' }, { match_pattern: '*.wild.test' }, { match_name: 'v6.allowed.test' }, { match_name: 'v6denied.test' }];
-        const dnsPolicy = dnsPolicyJson({
-          endpoint_ips: [client.ipv4, client.ipv6],
-          destination_ports: { start: 53, end: 53 },
-          upstream: { cluster: 'original-dst' },
-          rules: [{ name: 'allowed names', remotes: { any: true }, names }],
-        });
-        h.setSnapshot(
-          envoyMessages({
-            listeners: [udpDnsListenerJson('dns-udp', [dnsPolicy], node.gateway4, proxyPort)],
-            clusters: [{ name: 'original-dst', type: 'ORIGINAL_DST', connect_timeout: '2s', lb_policy: 'CLUSTER_PROVIDED' }],
-          }),
-        );
-        // denied.test is not in the DNS rule (REFUSED); v6denied.test is answered but no toFQDNs
-        // selector takes it, so its IP stays denied by the kernel.
-        const loaded = loadPolicyText(
-          'pod-resolver-policy.yaml',
-          cnp(
-            'client',
-            `  egress:
+    await withLoopbackEcho(Object.values(addresses), { dualStack: true }, (serverPort) =>
+      withCluster(['client'], async (cluster) => {
+        const { pods, members, node } = cluster;
+        await withFqdnProxy(`dns-pod-resolver-${process.pid}`, async (h, startTrackedAgent) => {
+          const dnsmasq = await startDnsmasqOn53(h, addresses.resolver, RECORDS(addresses));
+          const proxyPort = await freeDnsPort();
+          const client = members[0]!;
+          const names = [{ match_name: 'api.allowed.test' }, { match_name: 'shop.alias.test' }, { match_pattern: '*.wild.test' }, { match_name: 'v6.allowed.test' }, { match_name: 'v6denied.test' }];
+          const dnsPolicy = dnsPolicyJson({
+            endpoint_ips: [client.ipv4, client.ipv6],
+            destination_ports: { start: 53, end: 53 },
+            upstream: { cluster: 'original-dst' },
+            rules: [{ name: 'allowed names', remotes: { any: true }, names }],
+          });
+          h.setSnapshot(
+            envoyMessages({
+              listeners: [udpDnsListenerJson('dns-udp', [dnsPolicy], node.gateway4, proxyPort)],
+              clusters: [{ name: 'original-dst', type: 'ORIGINAL_DST', connect_timeout: '2s', lb_policy: 'CLUSTER_PROVIDED' }],
+            }),
+          );
+          // denied.test is not in the DNS rule (REFUSED); v6denied.test is answered but no toFQDNs
+          // selector takes it, so its IP stays denied by the kernel.
+          const loaded = loadPolicyText(
+            'pod-resolver-policy.yaml',
+            cnp(
+              'client',
+              `  egress:
     - toEntities: [all]
       toPorts: [{ ports: [{ port: "53", protocol: UDP }], rules: { dns: [{ matchName: api.allowed.test }, { matchName: shop.alias.test }, { matchPattern: "*.wild.test" }, { matchName: v6.allowed.test }, { matchName: v6denied.test }] } }]
     - toFQDNs: [{ matchName: api.allowed.test }, { matchPattern: "*.cdn.test" }, { matchPattern: "*.wild.test" }, { matchName: v6.allowed.test }]
       toPorts: [{ ports: [{ port: "${serverPort}", protocol: TCP }] }]`,
-          ),
-        );
-        assert.deepEqual(loaded.problems, []);
-
-        const startAgent = async (): Promise<TestAgent> => {
-          const { allocator } = await IdentityAllocator.open(stateDir);
-          const selectorCache = new SelectorCache();
-          for (const r of RESERVED_IDENTITIES) selectorCache.addIdentity(r.id, r.labels);
-          const repository = new Repository();
-          const ep = repository.upsertEndpoint({ name: 'client', namespace: 'default', labels: { app: 'client' }, ips: [client.ipv4, client.ipv6], namedPorts: [] });
-          selectorCache.addIdentity(client.identity, ep.identityLabels);
-          for (const p of loaded.policies) repository.upsertPolicy(p);
-          const regenerator = new EndpointPolicyRegenerator({
-            repository,
-            selectorCache,
-            datapath: dp,
-            endpointIdOf: (name) => (name === 'default/client' ? client.endpointId : undefined),
-            proxyPortOf: (type) => (type === 'dns' ? proxyPort : undefined),
-          });
-          const { manager, warnings } = await FqdnManager.open({
-            stateDir,
-            allocator,
-            selectorCache,
-            ipcache: dp.ipcache,
-            policyUpdater: regenerator,
-            policies: loaded.policies,
-            gcIntervalMs: 100,
-            flowActivity: new UdpPeerActivity(pinRoot),
-          });
-          assert.deepEqual(warnings, []);
-          regenerator.regenerateAll();
-          const observed: TestAgent['observed'] = [];
-          let stopped = false;
-          const agent: TestAgent = {
-            manager,
-            observed,
-            observer: {
-              onAnswer: async (event) => {
-                // An agent that is away: the proxy releases the answer at once (as proxy-link does).
-                if (stopped) return;
-                const t0 = performance.now();
-                await manager.onAnswer(event);
-                observed.push({ event, ms: performance.now() - t0, kernelIdentities: event.addresses.map((a) => dp.ipcache.identityOf(a.ip)) });
-              },
-            },
-            stop: async () => {
-              if (stopped) return;
-              stopped = true;
-              try {
-                await manager.close();
-              } finally {
-                await allocator.flush();
-              }
-            },
-          };
-          agents.push(agent);
-          return agent;
-        };
-        const startProxy = (observer: DnsAnswerObserver): Promise<BuiltinProxy> =>
-          h.startProxy({
-            // The restart tests start a second proxy on the same ports before closing the first.
-            portHandover: true,
-            originalDestination: (tuple) => {
-              const o = dp.originalDestination(tuple);
-              return o ? { address: o.address, port: o.port } : undefined;
-            },
-            identityOf: (ip) => dp.ipcache.identityOf(ip),
-            dnsAnswerObserver: observer,
-          });
-        const getaddrinfo = async (name: string, family: 4 | 6, connectPort = 0): Promise<GetaddrinfoResult> => {
-          const r = await pods[0]!.exec(
-            'unshare',
-            ['--mount', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec python3 -c "$1" "$2" "$3" "$4"', resolvConf, GETADDRINFO, name, String(family), String(connectPort)],
-            { timeoutMs: 20_000 },
+            ),
           );
-          const line = r.stdout.trim().split('\n').pop() ?? '';
-          try {
-            return JSON.parse(line) as GetaddrinfoResult;
-          } catch {
-            throw new Error(`getaddrinfo ${name} in the pod printed no result: code ${r.code}, stdout ${r.stdout}, stderr ${r.stderr}`);
-          }
-        };
-        const dig = async (name: string, type = 'A') => parseDigOutput((await pods[0]!.exec(DIG, digArgs(dnsmasq, name, type), { timeoutMs: 20_000 })).stdout);
-        await fn({ cluster, addresses, serverPort, proxyPort, stateDir, resolver: dnsmasq, harness: h, startAgent, startProxy, getaddrinfo, dig });
-      } finally {
-        try {
-          for (const a of agents) await a.stop().catch(() => undefined);
-        } finally {
-          await h.close();
-        }
-      }
-    });
+          assert.deepEqual(loaded.problems, []);
+
+          const startAgent = (): Promise<TestAgent> => startTrackedAgent({ cluster, stateDir, policies: loaded.policies, proxyPort });
+          const startProxy = (observer: DnsAnswerObserver): Promise<BuiltinProxy> =>
+            h.startProxy({
+              // The restart tests start a second proxy on the same ports before closing the first.
+              portHandover: true,
+              ...datapathProxyOptions(cluster),
+              dnsAnswerObserver: observer,
+            });
+          const getaddrinfo = async (name: string, family: 4 | 6, connectPort = 0): Promise<GetaddrinfoResult> => {
+            const r = await pods[0]!.exec(
+              'unshare',
+              ['--mount', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec python3 -c "$1" "$2" "$3" "$4"', resolvConf, GETADDRINFO, name, String(family), String(connectPort)],
+              { timeoutMs: 20_000 },
+            );
+            const line = r.stdout.trim().split('\n').pop() ?? '';
+            try {
+              return JSON.parse(line) as GetaddrinfoResult;
+            } catch {
+              throw new Error(`getaddrinfo ${name} in the pod printed no result: code ${r.code}, stdout ${r.stdout}, stderr ${r.stderr}`);
+            }
+          };
+          const dig = async (name: string, type = 'A') => parseDigOutput((await pods[0]!.exec(DIG, digArgs(dnsmasq, name, type), { timeoutMs: 20_000 })).stdout);
+          await fn({ cluster, addresses, serverPort, proxyPort, stateDir, resolver: dnsmasq, harness: h, startAgent, startProxy, getaddrinfo, dig });
+        });
+      }),
+    );
   } finally {
-    for (const s of sockets) s.destroy();
-    if (echo) await new Promise<void>((resolve) => echo!.close(() => resolve()));
-    for (const ip of added) {
-      const v6 = ip.includes(':');
-      try {
-        execFileSync('ip', [...(v6 ? ['-6'] : []), 'addr', 'del', `${ip}/${v6 ? 128 : 32}`, 'dev', 'lo']);
-      } catch {
-        // Already gone.
-      }
-    }
     rmSync(stateDir, { recursive: true, force: true });
   }
 }
