@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "config.h"
+#include "policy.h"
 
 /* Layout mirrored by bpf/datapath/codecs.ts (checked against BTF by codecs.test.ts). */
 struct verdict_event {
@@ -50,6 +51,21 @@ static __always_inline struct verdict_event *event_reserve(void)
 static __always_inline void event_submit(struct verdict_event *e)
 {
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* The decision half of an event, the same at every hook: whose policy decided, about which peer,
+ * and what it said. The caller fills in the addresses, ports and protocol of its own flow. */
+static __always_inline void event_set_decision(struct verdict_event *e, const struct endpoint_info *owner, __u32 peer,
+					       const struct policy_verdict *pv, __u8 direction, __u8 hook)
+{
+	e->endpoint_id = owner->endpoint_id;
+	e->local_identity = owner->identity;
+	e->peer_identity = peer;
+	e->direction = direction;
+	e->verdict = pv->verdict;
+	e->drop_reason = pv->drop_reason;
+	e->proxy_port = pv->proxy_port;
+	e->hook = hook;
 }
 
 static __always_inline int event_wanted(__u8 verdict, const struct datapath_config *cfg)

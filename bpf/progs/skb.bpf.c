@@ -144,20 +144,13 @@ static __always_inline void emit_event(struct __sk_buff *skb, const struct endpo
 	if (!e)
 		return;
 	e->cookie = bpf_get_socket_cookie(skb);
-	e->endpoint_id = ep->endpoint_id;
-	e->local_identity = ep->identity;
-	e->peer_identity = peer;
 	__builtin_memcpy(e->saddr, f->saddr.v6, 16);
 	__builtin_memcpy(e->daddr, f->daddr.v6, 16);
 	e->sport = f->sport;
 	e->dport = f->dport;
 	e->family = f->family;
 	e->protocol = f->protocol;
-	e->direction = DIR_INGRESS;
-	e->verdict = pv->verdict;
-	e->drop_reason = pv->drop_reason;
-	e->proxy_port = pv->proxy_port;
-	e->hook = HOOK_SKB_INGRESS;
+	event_set_decision(e, ep, peer, pv, DIR_INGRESS, HOOK_SKB_INGRESS);
 	event_submit(e);
 }
 

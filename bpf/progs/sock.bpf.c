@@ -139,20 +139,13 @@ static __always_inline void emit_event(struct bpf_sock_addr *ctx, const struct e
 	if (!e)
 		return;
 	e->cookie = bpf_get_socket_cookie(ctx);
-	e->endpoint_id = owner->endpoint_id;
-	e->local_identity = owner->identity;
-	e->peer_identity = peer;
 	addr_copy(e->saddr, f->saddr.v6);
 	addr_copy(e->daddr, f->daddr.v6);
 	e->sport = f->sport;
 	e->dport = f->dport;
 	e->family = f->family;
 	e->protocol = f->protocol;
-	e->direction = direction;
-	e->verdict = pv->verdict;
-	e->drop_reason = pv->drop_reason;
-	e->proxy_port = pv->proxy_port;
-	e->hook = f->hook;
+	event_set_decision(e, owner, peer, pv, direction, f->hook);
 	event_submit(e);
 }
 

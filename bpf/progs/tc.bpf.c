@@ -202,20 +202,13 @@ static __always_inline void emit_event(struct __sk_buff *skb, const struct endpo
 
 	if (!e)
 		return;
-	e->endpoint_id = ep->endpoint_id;
-	e->local_identity = ep->identity;
-	e->peer_identity = peer;
 	__builtin_memcpy(e->saddr, f->saddr.v6, 16);
 	__builtin_memcpy(e->daddr, f->daddr.v6, 16);
 	e->sport = f->sport;
 	e->dport = f->dport;
 	e->family = f->family;
 	e->protocol = IPPROTO_TCP_NUM;
-	e->direction = DIR_INGRESS;
-	e->verdict = pv->verdict;
-	e->drop_reason = pv->drop_reason;
-	e->proxy_port = pv->proxy_port;
-	e->hook = HOOK_TC_INGRESS;
+	event_set_decision(e, ep, peer, pv, DIR_INGRESS, HOOK_TC_INGRESS);
 	event_submit(e);
 }
 
